@@ -1,0 +1,3 @@
+from smartcron.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``smartcron`` command line: thin commands that parse input and call services."""

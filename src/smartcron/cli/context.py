@@ -1,0 +1,59 @@
+"""What every command shares: settings loaded once, a store opened on first use, output helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import Any
+
+import click
+
+from smartcron.config import Settings, load_settings
+from smartcron.store import Store, open_store
+
+
+class AppContext:
+    def __init__(self, config_file: str | None = None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(os.environ, self.config_file)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use; its schema must exist (``smartcron init``)."""
+        if self._store is None:
+            self._store = open_store(self.settings)
+            from smartcron.store.migrate import ensure_current
+
+            ensure_current(self._store.engine)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=json_default, ensure_ascii=False))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of a table.")

@@ -1,0 +1,108 @@
+"""Entry point. Subcommands live one module per group and are imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from smartcron import __version__
+from smartcron.cli.context import AppContext
+from smartcron.errors import SmartcronError
+
+# name -> "module:attribute"; keeps `smartcron next` from importing the web stack.
+COMMANDS: dict[str, str] = {
+    "init": "smartcron.cli.setup:init",
+    "db": "smartcron.cli.setup:db",
+    "next": "smartcron.cli.schedule:next_cmd",
+    "explain": "smartcron.cli.schedule:explain_cmd",
+    "tasks": "smartcron.cli.tasks:tasks",
+    "run": "smartcron.cli.runner:run_cmd",
+    "tick": "smartcron.cli.runner:tick_cmd",
+    "runs": "smartcron.cli.history:runs_cmd",
+    "logs": "smartcron.cli.history:logs_cmd",
+    "install": "smartcron.cli.install:install_cmd",
+    "uninstall": "smartcron.cli.install:uninstall_cmd",
+    "health": "smartcron.cli.health:health_cmd",
+    "alerts": "smartcron.cli.alerts:alerts",
+    "maintenance": "smartcron.cli.maintenance:maintenance",
+    "web": "smartcron.cli.web:web_cmd",
+    "users": "smartcron.cli.users:users",
+    "tokens": "smartcron.cli.users:tokens",
+    "demo": "smartcron.cli.demo:demo_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # not built yet
+                return None
+            raise
+        command = getattr(module, attribute, None)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="SMARTCRON_CONFIG",
+    help="Config file (default: $SMARTCRON_HOME/smartcron.toml, /etc/smartcron/smartcron.toml "
+    "for root, else ~/.config/smartcron/smartcron.toml).",
+)
+@click.version_option(__version__, prog_name="smartcron")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """smartcron: every recurring job run once, safely, on time, and remembered.
+
+    A task registry in a database, a runner that runs each due task in its own process with
+    timeout, overlap lock, retries and limits, a health monitor, alerts by severity, and a web
+    dashboard. Set SMARTCRON_HOME to keep everything in one folder; SMARTCRON_DATABASE_URL picks
+    SQLite (default), PostgreSQL or MySQL/MariaDB.
+
+    \b
+    Start here:
+      smartcron init                      create config, database and built-in tasks
+      smartcron tasks apply tasks.toml    register your tasks from a file
+      smartcron run                       run the scheduler daemon (or: install + tick)
+      smartcron web                       open the dashboard
+    """
+    ctx.obj = AppContext(config_file=config_file)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="smartcron", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SmartcronError as exc:
+        click.echo(f"smartcron: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)

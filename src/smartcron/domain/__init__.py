@@ -1,0 +1,1 @@
+"""Pure core: frozen dataclasses, enums, policy functions. No I/O; time is an argument."""

@@ -1,0 +1,125 @@
+"""The vocabulary of smartcron. Values are stored in the database as these strings."""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class StrEnum(str, Enum):
+    def __str__(self) -> str:
+        return self.value
+
+
+class ExecutionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    """Claimed (or queued by a person) and waiting to start."""
+    RUNNING = "running"
+    """Its process group is alive under a runner's supervision."""
+    SUCCESS = "success"
+    """Exited with status 0."""
+    FAILED = "failed"
+    """Exited non-zero, died by a signal, or could not start."""
+    TIMEOUT = "timeout"
+    """Ran past its timeout and was terminated."""
+    KILLED = "killed"
+    """Terminated on purpose; ``reason`` says why (replaced, by an operator, lost lease)."""
+    ABANDONED = "abandoned"
+    """Its supervisor died and the process was gone when found; the outcome is unknown."""
+    MISSED = "missed"
+    """The slot came due while no runner could start it, and the catch-up policy let it go."""
+    SKIPPED = "skipped"
+    """Not started because the previous run was still going (``reason`` = overlap)."""
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (ExecutionStatus.SCHEDULED, ExecutionStatus.RUNNING)
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (
+            ExecutionStatus.FAILED,
+            ExecutionStatus.TIMEOUT,
+            ExecutionStatus.KILLED,
+            ExecutionStatus.ABANDONED,
+        )
+
+
+FINAL_STATUSES = tuple(s for s in ExecutionStatus if s.is_final)
+
+
+class Trigger(StrEnum):
+    SCHEDULE = "schedule"
+    """The slot came due and was claimed on time."""
+    MANUAL = "manual"
+    """A person or script asked for a run now."""
+    RETRY = "retry"
+    """A further attempt after a recoverable failure."""
+    CATCHUP = "catchup"
+    """A slot missed while no runner ran, started late by the catch-up policy."""
+
+
+class ErrorCategory(StrEnum):
+    FATAL = "fatal"
+    """Retrying cannot help: the command cannot start, or it exited with a listed fatal code."""
+    RECOVERABLE = "recoverable"
+    """Another attempt may succeed: other non-zero exits, timeouts, deaths by signal."""
+
+
+class OverlapPolicy(StrEnum):
+    FORBID = "forbid"
+    """A slot that comes while the previous run still runs is recorded ``skipped``."""
+    QUEUE = "queue"
+    """At most one run waits for the running one to finish; further slots are skipped."""
+    REPLACE = "replace"
+    """The running process group is killed (recorded ``killed``, replaced) and the new slot runs."""
+    ALLOW = "allow"
+    """Runs may overlap freely."""
+
+
+class CatchupPolicy(StrEnum):
+    LATEST = "latest"
+    """After downtime, the most recent missed slot runs once if within the starting deadline."""
+    ALL = "all"
+    """Every missed slot runs, in order, one after another, up to a bound."""
+    NONE = "none"
+    """Missed slots are recorded ``missed`` and never run."""
+
+
+class Priority(IntEnum):
+    CRITICAL = 1
+    HIGH = 2
+    LOW = 3
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    """Emailed at once."""
+    HIGH = "high"
+    """Emailed after a delay unless the problem went away."""
+    LOW = "low"
+    """Stored and shown only."""
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class CheckStatus(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    """Reads everything."""
+    OPERATOR = "operator"
+    """Also runs, pauses and resumes tasks and acknowledges alerts."""
+    ADMIN = "admin"
+    """Also edits tasks, settings and users."""
+
+    def allows(self, needed: Role) -> bool:
+        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
+        return order.index(self) >= order.index(needed)

@@ -1,0 +1,83 @@
+"""Every error smartcron raises on purpose descends from :class:`SmartcronError`.
+
+The CLI maps the branches to exit codes (``UserError`` -> 2, anything else -> 1) and prints the
+message as one line; the web layer maps ``UserError`` to HTTP 4xx.
+"""
+
+from __future__ import annotations
+
+
+class SmartcronError(Exception):
+    """smartcron failed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class UserError(SmartcronError):
+    """The input is not valid."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A setting is not valid."""
+
+
+class ScheduleError(UserError):
+    """The schedule is not a valid cron expression."""
+
+
+class TaskSpecError(UserError):
+    """The task definition is not valid."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task: str | None = None,
+        field: str | None = None,
+        line: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.task = task
+        self.field = field
+        self.line = line
+        self.source = source
+        where = []
+        if source:
+            where.append(f"{source}:{line}" if line else source)
+        elif line:
+            where.append(f"line {line}")
+        if task:
+            where.append(f"task {task!r}")
+        if field:
+            where.append(f"field {field!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class NotFoundError(UserError):
+    """No such object."""
+
+
+class StoreError(SmartcronError):
+    """The database failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached."""
+
+
+class NotifierError(SmartcronError):
+    """A notification could not be delivered."""
+
+    def __init__(self, message: str | None = None, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -1,0 +1,1 @@
+"""Small services that do not deserve a package of their own."""

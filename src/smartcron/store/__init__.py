@@ -1,0 +1,79 @@
+"""The store: one SQLAlchemy Core implementation for SQLite, PostgreSQL and MySQL/MariaDB.
+
+``Store`` holds the engine and one repository per concept (``store.tasks``, ``store.executions``,
+...). Each repository documents its concurrency contract; dialect quirks stay inside this package.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from smartcron.errors import StoreUnavailableError
+from smartcron.store.engine import create_store_engine
+from smartcron.store.executions import ExecutionRepository
+from smartcron.store.nodes import NodeRepository
+from smartcron.store.tasks import TaskRepository
+
+if TYPE_CHECKING:
+    from smartcron.config import Settings
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.tasks = TaskRepository(engine)
+        self.executions = ExecutionRepository(engine)
+        self.nodes = NodeRepository(engine)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite``, ``postgresql`` or ``mysql`` (MariaDB reports ``mysql``)."""
+        return self.engine.dialect.name
+
+    @cached_property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        from smartcron.store.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def ping(self) -> float:
+        """Round-trip one query; returns the latency in seconds or raises StoreUnavailableError."""
+        import time
+
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError) as exc:
+            raise StoreUnavailableError(f"database unreachable: {exc.orig or exc}") from exc
+        return time.perf_counter() - started
+
+    def database_now(self) -> datetime:
+        """The database server's clock, which several nodes share (DESIGN 3.12)."""
+        if self.dialect == "sqlite":
+            return datetime.now(UTC)
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.now())).scalar_one()
+        if value.tzinfo is None:  # MySQL NOW() is the session zone; sessions run in UTC
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(settings: Settings | str) -> Store:
+    url = settings if isinstance(settings, str) else settings.database_url
+    return Store(create_store_engine(url))

@@ -1,0 +1,54 @@
+"""Opening the database: one SQLAlchemy engine, tuned per dialect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from smartcron.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_store_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"setting database.url: cannot parse {url!r}") from None
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend in ("mysql", "mariadb"):
+        if "+" not in parsed.drivername:
+            parsed = parsed.set(drivername=f"{backend}+pymysql")
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        kwargs["pool_recycle"] = 3600
+        # DATETIME columns hold UTC; NOW() must agree with them.
+        kwargs["connect_args"] = {"init_command": "SET time_zone = '+00:00'"}
+    else:
+        raise ConfigError(f"setting database.url: unsupported database {backend!r}")
+    kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,407 @@
+"""Runs in ``smart_cron_executions``: claiming slots, starting, finishing, reading history.
+
+Concurrency contract:
+
+* **Claiming a slot is inserting its row.** (task, scheduled_for, attempt) is UNIQUE; an insert that
+  loses the race is ignored. ``claim`` inserts a batch and returns only the rows this caller won,
+  recognised by the claim token it wrote. Two ticks, a tick beside a daemon, or several nodes can
+  therefore plan the same slot and only one of them runs it.
+* **Starting is a compare-and-swap** from ``scheduled`` to ``running`` that also writes the pid, the
+  node and a lease (token + expiry). Only the caller whose update changed the row may spawn.
+* **Finishing is a compare-and-swap** from ``running`` guarded by the lease token, so a runner that
+  lost its lease (its rows were declared abandoned by a healthy node) writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.sql import Select
+
+from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
+from smartcron.domain.execution import Execution, Outcome
+from smartcron.errors import NotFoundError
+from smartcron.store.schema import executions as e
+from smartcron.store.schema import tasks as t
+
+LIVE = (ExecutionStatus.SCHEDULED.value, ExecutionStatus.RUNNING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotClaim:
+    """A row to insert for (task, slot, attempt). ``status`` is ``scheduled`` for a run to start,
+    or a final status (``missed``, ``skipped``) for a slot that is only recorded."""
+
+    task_id: int
+    scheduled_for: datetime
+    trigger: Trigger
+    status: ExecutionStatus = ExecutionStatus.SCHEDULED
+    attempt: int = 0
+    reason: str | None = None
+    retry_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    execution_id: int
+    task_id: int
+    started_at: datetime
+    pid: int
+    pgid: int
+    proc_start: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    execution_id: int
+    task_id: int
+    outcome: Outcome
+
+
+def row_to_execution(row: RowMapping) -> Execution:
+    return Execution(
+        id=int(row["id"]),
+        task_id=int(row["task_id"]),
+        task_name=row["task_name"],
+        scheduled_for=row["scheduled_for"],
+        attempt=int(row["attempt"]),
+        trigger=Trigger(row["trigger"]),
+        status=ExecutionStatus(row["status"]),
+        reason=row["reason"],
+        exit_code=row["exit_code"],
+        signal=row["signal"],
+        error_category=ErrorCategory(row["error_category"]) if row["error_category"] else None,
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        duration_ms=row["duration_ms"],
+        cpu_user_ms=row["cpu_user_ms"],
+        cpu_sys_ms=row["cpu_sys_ms"],
+        max_rss_kb=row["max_rss_kb"],
+        output=row["output"],
+        output_bytes=row["output_bytes"],
+        truncated=bool(row["truncated"]),
+        pid=row["pid"],
+        pgid=row["pgid"],
+        proc_start=row["proc_start"],
+        node=row["node"],
+        lease_token=row["lease_token"],
+        lease_expires_at=row["lease_expires_at"],
+        retry_of=row["retry_of"],
+    )
+
+
+def _with_task_name() -> Select[Any]:
+    return select(e, t.c.name.label("task_name")).join(t, t.c.id == e.c.task_id)
+
+
+def _outcome_values(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status.value,
+        "finished_at": outcome.finished_at,
+        "exit_code": outcome.exit_code,
+        "signal": outcome.signal,
+        "reason": outcome.reason,
+        "error_category": outcome.error_category.value if outcome.error_category else None,
+        "duration_ms": outcome.duration_ms,
+        "cpu_user_ms": outcome.cpu_user_ms,
+        "cpu_sys_ms": outcome.cpu_sys_ms,
+        "max_rss_kb": outcome.max_rss_kb,
+        "output": outcome.output,
+        "output_bytes": outcome.output_bytes,
+        "truncated": outcome.truncated or None,
+        # The run is over: supervision fields only mattered while it was alive.
+        "pgid": None,
+        "proc_start": None,
+        "lease_token": None,
+        "lease_expires_at": None,
+    }
+
+
+class ExecutionRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def _insert_ignore(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            conn.execute(sqlite.insert(e).on_conflict_do_nothing(), rows)
+        elif dialect == "postgresql":
+            conn.execute(postgresql.insert(e).on_conflict_do_nothing(), rows)
+        elif dialect == "mysql":
+            conn.execute(mysql.insert(e).prefix_with("IGNORE"), rows)
+        else:  # pragma: no cover - engine.py refuses other databases
+            raise NotImplementedError(dialect)
+
+    def claim(self, claims: Sequence[SlotClaim], *, node: str, token: str, now: datetime) -> list[Execution]:
+        """Insert one row per claim; return the rows this caller won (status as claimed).
+
+        ``token`` must be unique to this call (it marks the rows this caller inserted); it stays on
+        ``scheduled`` rows until they start and is cleared on final rows.
+        """
+        if not claims:
+            return []
+        rows = [
+            {
+                "task_id": c.task_id,
+                "scheduled_for": c.scheduled_for,
+                "attempt": c.attempt,
+                "trigger": c.trigger.value,
+                "status": c.status.value,
+                "reason": c.reason,
+                "retry_of": c.retry_of,
+                "node": node,
+                "lease_token": token,
+                "finished_at": now if c.status.is_final else None,
+            }
+            for c in claims
+        ]
+        with self._engine.begin() as conn:
+            self._insert_ignore(conn, rows)
+            won = [
+                row_to_execution(r)
+                for r in conn.execute(_with_task_name().where(e.c.lease_token == token).order_by(e.c.id)).mappings()
+            ]
+            final_ids = [x.id for x in won if x.status.is_final]
+            if final_ids:
+                conn.execute(update(e).where(e.c.id.in_(final_ids)).values(lease_token=None))
+        return won
+
+    def enqueue(self, task_id: int, *, scheduled_for: datetime, trigger: Trigger = Trigger.MANUAL) -> int:
+        """Queue a run to start as soon as a runner sees it (manual runs). Returns its id."""
+        with self._engine.begin() as conn:
+            for bump in range(1000):
+                # A collision on the slot key means another request queued at the same instant;
+                # a manual run is for "now", so the next millisecond is the same request.
+
+                when = scheduled_for + timedelta(milliseconds=bump)
+                result = conn.execute(
+                    select(e.c.id).where(e.c.task_id == task_id, e.c.scheduled_for == when, e.c.attempt == 0)
+                ).first()
+                if result is None:
+                    res = conn.execute(
+                        insert(e).values(
+                            task_id=task_id,
+                            scheduled_for=when,
+                            attempt=0,
+                            trigger=trigger.value,
+                            status=ExecutionStatus.SCHEDULED.value,
+                        )
+                    )
+                    pk = res.inserted_primary_key
+                    assert pk is not None
+                    return int(pk[0])
+        raise RuntimeError("could not queue a run")
+
+    def pending(self, *, node: str | None = None, limit: int = 1000) -> list[Execution]:
+        """``scheduled`` rows, oldest first: queued manual runs and claimed slots not yet started."""
+        query = (
+            _with_task_name()
+            .where(e.c.status == ExecutionStatus.SCHEDULED.value)
+            .order_by(e.c.scheduled_for, e.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            found = [row_to_execution(r) for r in conn.execute(query).mappings()]
+        return found
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def begin(
+        self, execution_ids: Sequence[int], *, node: str, token: str, now: datetime, lease_until: datetime
+    ) -> list[int]:
+        """Move ``scheduled`` rows to ``running`` under this runner's lease, before spawning.
+
+        Compare-and-swap: returns the ids this call took; only those may be spawned. A crash after
+        this and before ``attach`` leaves a running row without a pid, which recovery finds by the
+        ``SMARTCRON_EXECUTION_ID`` variable in the process environment.
+        """
+        if not execution_ids:
+            return []
+        ids = list(execution_ids)
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(e)
+                .where(e.c.id.in_(ids), e.c.status == ExecutionStatus.SCHEDULED.value)
+                .values(
+                    status=ExecutionStatus.RUNNING.value,
+                    node=node,
+                    lease_token=token,
+                    lease_expires_at=lease_until,
+                    started_at=now,
+                )
+            )
+            return [
+                int(r[0])
+                for r in conn.execute(
+                    select(e.c.id)
+                    .where(e.c.id.in_(ids), e.c.status == ExecutionStatus.RUNNING.value, e.c.lease_token == token)
+                    .order_by(e.c.id)
+                )
+            ]
+
+    def attach(self, starts: Sequence[Start], *, token: str) -> None:
+        """Record the process of each started run, and show the task as running."""
+        if not starts:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(e)
+                .where(e.c.id == bindparam("b_id"), e.c.lease_token == token)
+                .values(
+                    pid=bindparam("b_pid"),
+                    pgid=bindparam("b_pgid"),
+                    proc_start=bindparam("b_proc_start"),
+                    started_at=bindparam("b_started"),
+                ),
+                [
+                    {
+                        "b_id": s.execution_id,
+                        "b_pid": s.pid,
+                        "b_pgid": s.pgid,
+                        "b_proc_start": s.proc_start,
+                        "b_started": s.started_at,
+                    }
+                    for s in starts
+                ],
+            )
+            conn.execute(
+                update(t)
+                .where(t.c.id == bindparam("b_task"))
+                .values(last_status=ExecutionStatus.RUNNING.value, last_started_at=bindparam("b_started")),
+                [{"b_task": s.task_id, "b_started": s.started_at} for s in starts],
+            )
+
+    def finish(self, finishes: Sequence[Finish], *, token: str | None) -> set[int]:
+        """Record outcomes of ``running`` (or never-started ``scheduled``) rows.
+
+        With a token, only rows still holding that lease are written: a runner that lost its
+        lease writes nothing. Updates each task's last-run summary in the same transaction.
+        Returns the ids written.
+        """
+        written: set[int] = set()
+        if not finishes:
+            return written
+        with self._engine.begin() as conn:
+            for f in finishes:
+                query = update(e).where(e.c.id == f.execution_id, e.c.status.in_(LIVE))
+                if token is not None:
+                    query = query.where(e.c.lease_token == token)
+                if conn.execute(query.values(**_outcome_values(f.outcome))).rowcount:
+                    written.add(f.execution_id)
+            self._update_summaries(conn, [f for f in finishes if f.execution_id in written])
+        return written
+
+    def _update_summaries(self, conn: Connection, finishes: Sequence[Finish]) -> None:
+        for f in finishes:
+            o = f.outcome
+            values: dict[str, Any] = {
+                "last_execution_id": f.execution_id,
+                "last_status": o.status.value,
+                "last_finished_at": o.finished_at,
+                "last_duration_ms": o.duration_ms,
+            }
+            if o.status is ExecutionStatus.SUCCESS:
+                values["last_success_at"] = o.finished_at
+            # Only move the summary forward: a late-finishing older run must not overwrite it.
+            conn.execute(
+                update(t)
+                .where(t.c.id == f.task_id)
+                .where((t.c.last_execution_id.is_(None)) | (t.c.last_execution_id <= f.execution_id) | (t.c.last_status == "running"))
+                .values(**values)
+            )
+
+    def renew_leases(self, *, node: str, token: str, until: datetime) -> int:
+        with self._engine.begin() as conn:
+            return conn.execute(
+                update(e)
+                .where(e.c.status == ExecutionStatus.RUNNING.value, e.c.node == node, e.c.lease_token == token)
+                .values(lease_expires_at=until)
+            ).rowcount
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, execution_id: int) -> Execution:
+        with self._engine.connect() as conn:
+            row = conn.execute(_with_task_name().where(e.c.id == execution_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no execution with id {execution_id}")
+        return row_to_execution(row)
+
+    def live(self, *, node: str | None = None, status: ExecutionStatus | None = None) -> list[Execution]:
+        """Rows still ``scheduled`` or ``running`` (optionally of one node or one status)."""
+        wanted = [status.value] if status else list(LIVE)
+        query = _with_task_name().where(e.c.status.in_(wanted)).order_by(e.c.id)
+        if node is not None:
+            query = query.where(e.c.node == node)
+        with self._engine.connect() as conn:
+            return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+    def running_task_ids(self) -> set[int]:
+        query = select(e.c.task_id).where(e.c.status == ExecutionStatus.RUNNING.value).distinct()
+        with self._engine.connect() as conn:
+            return {int(r[0]) for r in conn.execute(query)}
+
+    def list(
+        self,
+        *,
+        task_id: int | None = None,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[Execution]:
+        """Newest first."""
+        query = _with_task_name().order_by(e.c.id.desc()).limit(limit)
+        if task_id is not None:
+            query = query.where(e.c.task_id == task_id)
+        if status is not None:
+            query = query.where(e.c.status == status.value)
+        if before_id is not None:
+            query = query.where(e.c.id < before_id)
+        with self._engine.connect() as conn:
+            return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+    def for_slot(self, task_id: int, scheduled_for: datetime) -> list[Execution]:
+        query = (
+            _with_task_name()
+            .where(e.c.task_id == task_id, e.c.scheduled_for == scheduled_for)
+            .order_by(e.c.attempt)
+        )
+        with self._engine.connect() as conn:
+            return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+    def count(self, *, task_id: int | None = None, status: ExecutionStatus | None = None) -> int:
+        query = select(func.count()).select_from(e)
+        conds = []
+        if task_id is not None:
+            conds.append(e.c.task_id == task_id)
+        if status is not None:
+            conds.append(e.c.status == status.value)
+        if conds:
+            query = query.where(and_(*conds))
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def delete_finished_before(self, cutoff: datetime, *, chunk: int = 5000) -> int:
+        """Delete up to ``chunk`` final rows that finished before ``cutoff``; returns how many."""
+        with self._engine.begin() as conn:
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    select(e.c.id).where(e.c.finished_at < cutoff).order_by(e.c.finished_at).limit(chunk)
+                )
+            ]
+            if not ids:
+                return 0
+            return conn.execute(delete(e).where(e.c.id.in_(ids))).rowcount
+
+
+def ids_of(executions: Iterable[Execution]) -> list[int]:
+    return [x.id for x in executions]

@@ -1,0 +1,80 @@
+"""Heartbeats of runners, ticks and health monitors in ``smart_cron_nodes``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from smartcron.store.schema import nodes as n
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    name: str
+    role: str
+    pid: int | None
+    started_at: datetime | None
+    heartbeat_at: datetime
+    version: str | None
+    info: dict[str, Any] | None
+
+
+class NodeRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def beat(
+        self,
+        name: str,
+        role: str,
+        *,
+        now: datetime,
+        pid: int | None = None,
+        started_at: datetime | None = None,
+        version: str | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        """Record that ``name`` in ``role`` is alive at ``now`` (insert or update)."""
+        values: dict[str, Any] = {"heartbeat_at": now}
+        if pid is not None:
+            values["pid"] = pid
+        if started_at is not None:
+            values["started_at"] = started_at
+        if version is not None:
+            values["version"] = version
+        if info is not None:
+            values["info"] = info
+        with self._engine.begin() as conn:
+            cond = (n.c.name == name) & (n.c.role == role)
+            if conn.execute(update(n).where(cond).values(**values)).rowcount == 0:
+                from sqlalchemy.exc import IntegrityError
+
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(n).values(name=name, role=role, **values))
+                except IntegrityError:  # another process inserted it first: update instead
+                    conn.execute(update(n).where(cond).values(**values))
+
+    def get(self, name: str, role: str) -> Heartbeat | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(n).where(n.c.name == name, n.c.role == role)).mappings().first()
+        return Heartbeat(**dict(row)) if row else None
+
+    def all(self, role: str | None = None) -> list[Heartbeat]:
+        query = select(n).order_by(n.c.heartbeat_at.desc())
+        if role:
+            query = query.where(n.c.role == role)
+        with self._engine.connect() as conn:
+            return [Heartbeat(**dict(r)) for r in conn.execute(query).mappings()]
+
+    def latest(self, role: str) -> Heartbeat | None:
+        found = self.all(role)
+        return found[0] if found else None
+
+    def forget(self, name: str, role: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(delete(n).where(n.c.name == name, n.c.role == role))

@@ -1,0 +1,278 @@
+"""The task registry in ``smart_cron_tasks_config``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, OverlapPolicy
+from smartcron.domain.task import Task, TaskSpec
+from smartcron.errors import NotFoundError, TaskSpecError
+from smartcron.store.schema import tasks as t
+
+
+def spec_to_row(spec: TaskSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "category": spec.category,
+        "description": spec.description,
+        "command": list(spec.command),
+        "shell": spec.shell,
+        "working_dir": spec.working_dir,
+        "env": dict(spec.env) or None,
+        "schedule": spec.schedule,
+        "timezone": spec.timezone,
+        "enabled": spec.enabled,
+        "priority": spec.priority,
+        "notify_on_failure": spec.notify_on_failure,
+        "timeout": spec.timeout,
+        "kill_grace": spec.kill_grace,
+        "retries": spec.retries,
+        "retry_delay": spec.retry_delay,
+        "retry_max_delay": spec.retry_max_delay,
+        "fatal_exit_codes": list(spec.fatal_exit_codes) or None,
+        "max_memory_mb": spec.max_memory_mb,
+        "max_cpu_seconds": spec.max_cpu_seconds,
+        "nice": spec.nice,
+        "overlap": spec.overlap.value,
+        "catchup": spec.catchup.value,
+        "starting_deadline": spec.starting_deadline,
+        "max_output_kb": spec.max_output_kb,
+        "notify_emails": list(spec.notify_emails) or None,
+        "nodes": list(spec.nodes) or None,
+    }
+
+
+def row_to_spec(row: RowMapping) -> TaskSpec:
+    return TaskSpec(
+        name=row["name"],
+        category=row["category"],
+        description=row["description"] or "",
+        command=tuple(row["command"]),
+        shell=bool(row["shell"]),
+        working_dir=row["working_dir"],
+        env=tuple(sorted((row["env"] or {}).items())),
+        schedule=row["schedule"],
+        timezone=row["timezone"],
+        enabled=bool(row["enabled"]),
+        priority=int(row["priority"]),
+        notify_on_failure=bool(row["notify_on_failure"]),
+        timeout=int(row["timeout"]),
+        kill_grace=int(row["kill_grace"]),
+        retries=int(row["retries"]),
+        retry_delay=int(row["retry_delay"]),
+        retry_max_delay=int(row["retry_max_delay"]),
+        fatal_exit_codes=tuple(row["fatal_exit_codes"] or ()),
+        max_memory_mb=row["max_memory_mb"],
+        max_cpu_seconds=row["max_cpu_seconds"],
+        nice=row["nice"],
+        overlap=OverlapPolicy(row["overlap"]),
+        catchup=CatchupPolicy(row["catchup"]),
+        starting_deadline=row["starting_deadline"],
+        max_output_kb=int(row["max_output_kb"]),
+        notify_emails=tuple(row["notify_emails"] or ()),
+        nodes=tuple(row["nodes"] or ()),
+    )
+
+
+def row_to_task(row: RowMapping) -> Task:
+    return Task(
+        id=int(row["id"]),
+        spec=row_to_spec(row),
+        paused=bool(row["paused"]),
+        builtin=bool(row["builtin"]),
+        next_run_at=row["next_run_at"],
+        last_execution_id=row["last_execution_id"],
+        last_status=ExecutionStatus(row["last_status"]) if row["last_status"] else None,
+        last_started_at=row["last_started_at"],
+        last_finished_at=row["last_finished_at"],
+        last_duration_ms=row["last_duration_ms"],
+        last_success_at=row["last_success_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """One change of a registry sync, applied with the others in one transaction."""
+
+    action: str  # "add", "update", "remove"
+    spec: TaskSpec
+    next_run_at: datetime | None = None
+    builtin: bool = False
+
+
+class TaskRepository:
+    """Tasks by name. Names are unique; a duplicate add raises ``TaskSpecError``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool = False) -> Task:
+        with self._engine.begin() as conn:
+            self._insert(conn, spec, now=now, next_run_at=next_run_at, builtin=builtin)
+        return self.get(spec.name)
+
+    def _insert(
+        self, conn: Connection, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool
+    ) -> None:
+        values = spec_to_row(spec) | {
+            "builtin": builtin,
+            "next_run_at": next_run_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(t).values(**values))
+        except IntegrityError:
+            raise TaskSpecError("a task with this name already exists", task=spec.name, field="name") from None
+
+    def update(self, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None) -> Task:
+        with self._engine.begin() as conn:
+            self._update(conn, spec, now=now, next_run_at=next_run_at)
+        return self.get(spec.name)
+
+    def _update(self, conn: Connection, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None) -> None:
+        values = spec_to_row(spec) | {"updated_at": now, "next_run_at": next_run_at}
+        result = conn.execute(update(t).where(t.c.name == spec.name).values(**values))
+        if result.rowcount == 0:
+            raise NotFoundError(f"no task named {spec.name!r}")
+
+    def remove(self, name: str) -> None:
+        with self._engine.begin() as conn:
+            if conn.execute(delete(t).where(t.c.name == name)).rowcount == 0:
+                raise NotFoundError(f"no task named {name!r}")
+
+    def apply(self, changes: Sequence[TaskChange], *, now: datetime) -> None:
+        """Apply every change or none."""
+        with self._engine.begin() as conn:
+            for change in changes:
+                if change.action == "add":
+                    self._insert(conn, change.spec, now=now, next_run_at=change.next_run_at, builtin=change.builtin)
+                elif change.action == "update":
+                    self._update(conn, change.spec, now=now, next_run_at=change.next_run_at)
+                elif change.action == "remove":
+                    conn.execute(delete(t).where(t.c.name == change.spec.name))
+                else:
+                    raise ValueError(f"unknown change {change.action!r}")
+
+    def get(self, name: str) -> Task:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no task named {name!r}")
+        return row_to_task(row)
+
+    def get_by_id(self, task_id: int) -> Task:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.id == task_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no task with id {task_id}")
+        return row_to_task(row)
+
+    def find(self, name: str) -> Task | None:
+        try:
+            return self.get(name)
+        except NotFoundError:
+            return None
+
+    def list(self, *, category: str | None = None, active_only: bool = False) -> list[Task]:
+        query = select(t).order_by(t.c.category, t.c.name)
+        if category:
+            query = query.where(t.c.category == category)
+        if active_only:
+            query = query.where(t.c.enabled.is_(True), t.c.paused.is_(False))
+        with self._engine.connect() as conn:
+            return [row_to_task(r) for r in conn.execute(query).mappings()]
+
+    def count(self) -> int:
+        from sqlalchemy import func
+
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+
+    def due(self, now: datetime, *, node: str | None = None) -> list[Task]:
+        """Active tasks whose next slot is at or before ``now`` (and, given a node, may run on it)."""
+        query = (
+            select(t)
+            .where(t.c.next_run_at <= now, t.c.enabled.is_(True), t.c.paused.is_(False))
+            .order_by(t.c.next_run_at, t.c.priority)
+        )
+        with self._engine.connect() as conn:
+            found = [row_to_task(r) for r in conn.execute(query).mappings()]
+        if node is None:
+            return found
+        return [task for task in found if not task.spec.nodes or node in task.spec.nodes]
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest ``next_run_at`` of an active task."""
+        from sqlalchemy import func
+
+        query = select(func.min(t.c.next_run_at)).where(t.c.enabled.is_(True), t.c.paused.is_(False))
+        with self._engine.connect() as conn:
+            value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
+    def advance(self, moves: Iterable[tuple[int, datetime | None, datetime | None]]) -> int:
+        """Move ``next_run_at`` forward: (task id, expected current value, new value).
+
+        Compare-and-swap, so two runners planning the same task agree: the one that loses moves
+        nothing and has claimed nothing the other did not also claim through the slot key.
+        Returns how many tasks moved.
+        """
+        moved = 0
+        with self._engine.begin() as conn:
+            for task_id, expected, new in moves:
+                cond = t.c.next_run_at.is_(None) if expected is None else t.c.next_run_at == expected
+                moved += conn.execute(
+                    update(t).where(t.c.id == task_id, cond).values(next_run_at=new)
+                ).rowcount
+        return moved
+
+    def set_next_run(self, task_id: int, next_run_at: datetime | None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(t).where(t.c.id == task_id).values(next_run_at=next_run_at))
+
+    def set_flags(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        enabled: bool | None = None,
+        paused: bool | None = None,
+        next_run_at: datetime | None = None,
+        reset_next_run: bool = False,
+    ) -> Task:
+        values: dict[str, Any] = {"updated_at": now}
+        if enabled is not None:
+            values["enabled"] = enabled
+        if paused is not None:
+            values["paused"] = paused
+        if reset_next_run:
+            values["next_run_at"] = next_run_at
+        with self._engine.begin() as conn:
+            if conn.execute(update(t).where(t.c.name == name).values(**values)).rowcount == 0:
+                raise NotFoundError(f"no task named {name!r}")
+        return self.get(name)
+
+    def by_ids(self, ids: Iterable[int]) -> dict[int, Task]:
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.id.in_(wanted))).mappings()
+            return {int(r["id"]): row_to_task(r) for r in rows}
+
+    def search(self, text: str) -> list[Task]:
+        like = f"%{text}%"
+        query = select(t).where(or_(t.c.name.like(like), t.c.category.like(like))).order_by(t.c.name)
+        with self._engine.connect() as conn:
+            return [row_to_task(r) for r in conn.execute(query).mappings()]
