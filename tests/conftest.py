@@ -8,6 +8,7 @@ Each pytest-xdist worker gets its own database, migrated once; every test starts
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +28,12 @@ MY_ADMIN_URL = os.environ.get("SMARTCRON_TEST_MYSQL", "mysql+pymysql://root@127.
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 
 
+RUN_ID = uuid.uuid4().hex[:8]
+
+
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Unique per pytest process, so parallel runs (and workers) never share a server database."""
+    return f"{RUN_ID}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def _unavailable(backend: str, exc: Exception) -> None:
@@ -60,7 +65,7 @@ def make_database_url(backend: str, tmp_dir: Path, suffix: str = "") -> str:
     """A fresh, empty database for ``backend``; skips (or fails in CI) if the server is down."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / f'smartcron{suffix}.db'}"
-    name = f"smartcron_test_{_worker()}{suffix}".lower()
+    name = f"sct_{_worker()}{suffix}".lower()
     try:
         return _server_database_url(backend, name)
     except Exception as exc:
@@ -69,8 +74,24 @@ def make_database_url(backend: str, tmp_dir: Path, suffix: str = "") -> str:
 
 
 @pytest.fixture(scope="session")
-def _migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {}
+def _migrated_urls() -> Iterator[dict[str, str]]:
+    urls: dict[str, str] = {}
+    yield urls
+    for backend, url in urls.items():
+        if backend != "sqlite":
+            drop_server_database(backend, url.rsplit("/", 1)[1])
+
+
+def drop_server_database(backend: str, name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL if backend == "postgresql" else MY_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        admin.dispose()
 
 
 def _migrated_engine(backend: str, cache: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Engine:
