@@ -116,9 +116,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(
-    backend: str, _migrated_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Store]:
+def store(backend: str, _migrated_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A migrated, empty store on each of SQLite, PostgreSQL and MariaDB."""
     engine = _migrated_engine(backend, _migrated_urls, tmp_path_factory)
     wipe(engine)

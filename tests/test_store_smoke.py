@@ -4,7 +4,6 @@ from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.task import TaskSpec
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim
-
 from tests.conftest import utc
 
 

@@ -44,15 +44,25 @@ class Settings:
     runner_max_parallel: int = field(default=256, metadata=_meta("running tasks at once", minimum=1, maximum=10000))
     runner_output_preview_kb: int = field(default=64, metadata=_meta("tail kept in the row", minimum=0, maximum=1024))
     runner_shutdown_grace: float = field(default=30.0, metadata=_meta("seconds on stop", minimum=0, maximum=3600))
-    runner_max_missed_rows: int = field(default=100, metadata=_meta("missed rows before one summary row", minimum=1, maximum=100000))
-    runner_lease_seconds: float = field(default=60.0, metadata=_meta("lease length for a running row", minimum=5, maximum=3600))
+    runner_max_missed_rows: int = field(
+        default=100, metadata=_meta("missed rows before one summary row", minimum=1, maximum=100000)
+    )
+    runner_lease_seconds: float = field(
+        default=60.0, metadata=_meta("lease length for a running row", minimum=5, maximum=3600)
+    )
     # [alert]
     alert_email_from: str = field(default="smartcron@localhost", metadata=_meta("From: of alert mail"))
     alert_email_to: tuple[str, ...] = field(default=(), metadata=_meta("recipients of every alert"))
     alert_urls: tuple[str, ...] = field(default=(), metadata=_meta("apprise URLs"))
-    alert_high_delay: float = field(default=900.0, metadata=_meta("seconds before a high alert mails", minimum=0, maximum=86400))
-    alert_renotify_interval: float = field(default=3600.0, metadata=_meta("seconds between reminders", minimum=60, maximum=30 * 86400))
-    alert_digest_threshold: int = field(default=5, metadata=_meta("alerts per minute before a digest", minimum=1, maximum=10000))
+    alert_high_delay: float = field(
+        default=900.0, metadata=_meta("seconds before a high alert mails", minimum=0, maximum=86400)
+    )
+    alert_renotify_interval: float = field(
+        default=3600.0, metadata=_meta("seconds between reminders", minimum=60, maximum=30 * 86400)
+    )
+    alert_digest_threshold: int = field(
+        default=5, metadata=_meta("alerts per minute before a digest", minimum=1, maximum=10000)
+    )
     # [smtp]
     smtp_host: str = field(default="", metadata=_meta("mail server; empty: no email"))
     smtp_port: int = field(default=25, metadata=_meta("port", minimum=1, maximum=65535))
@@ -97,7 +107,7 @@ def env_name(attribute: str) -> str:
 def file_key(attribute: str) -> str:
     for section in SECTIONS:
         if attribute.startswith(section + "_"):
-            return f"{section}.{attribute[len(section) + 1:]}"
+            return f"{section}.{attribute[len(section) + 1 :]}"
     return attribute
 
 
@@ -251,15 +261,19 @@ _CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
     ("timezone", lambda v: None if _zone_ok(v["timezone"]) else f"unknown time zone {v['timezone']!r}"),
     (
         "database_url",
-        lambda v: None
-        if str(v["database_url"]).split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "mariadb")
-        else "expected sqlite:///PATH, postgresql+psycopg://... or mysql+pymysql://...",
+        lambda v: (
+            None
+            if str(v["database_url"]).split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "mariadb")
+            else "expected sqlite:///PATH, postgresql+psycopg://... or mysql+pymysql://..."
+        ),
     ),
     (
         "health_disk_critical_percent",
-        lambda v: None
-        if v["health_disk_critical_percent"] >= v["health_disk_warn_percent"]
-        else "must not be below health.disk_warn_percent",
+        lambda v: (
+            None
+            if v["health_disk_critical_percent"] >= v["health_disk_warn_percent"]
+            else "must not be below health.disk_warn_percent"
+        ),
     ),
 )
 

@@ -13,7 +13,14 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-COMPONENT_FILES = {"runner": "master.log", "tick": "master.log", "health": "health.log", "maintenance": "cleanup.log", "web": "master.log", "cli": "master.log"}
+COMPONENT_FILES = {
+    "runner": "master.log",
+    "tick": "master.log",
+    "health": "health.log",
+    "maintenance": "cleanup.log",
+    "web": "master.log",
+    "cli": "master.log",
+}
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
-
-
-class StrEnum(str, Enum):
-    def __str__(self) -> str:
-        return self.value
+from enum import IntEnum, StrEnum
 
 
 class ExecutionStatus(StrEnum):

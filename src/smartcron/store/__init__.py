@@ -19,6 +19,7 @@ from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
 from smartcron.store.nodes import NodeRepository
 from smartcron.store.tasks import TaskRepository
+from smartcron.store.users import TokenRepository, UserRepository
 
 if TYPE_CHECKING:
     from smartcron.config import Settings
@@ -32,6 +33,8 @@ class Store:
         self.tasks = TaskRepository(engine)
         self.executions = ExecutionRepository(engine)
         self.nodes = NodeRepository(engine)
+        self.users = UserRepository(engine)
+        self.tokens = TokenRepository(engine)
 
     @property
     def dialect(self) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.sql import Select
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.errors import NotFoundError
+from smartcron.store.engine import write_transaction
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 
@@ -123,6 +124,9 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+ExecutionList = list[Execution]
+
+
 class ExecutionRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -176,7 +180,7 @@ class ExecutionRepository:
 
     def enqueue(self, task_id: int, *, scheduled_for: datetime, trigger: Trigger = Trigger.MANUAL) -> int:
         """Queue a run to start as soon as a runner sees it (manual runs). Returns its id."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             for bump in range(1000):
                 # A collision on the slot key means another request queued at the same instant;
                 # a manual run is for "now", so the next millisecond is the same request.
@@ -314,7 +318,11 @@ class ExecutionRepository:
             conn.execute(
                 update(t)
                 .where(t.c.id == f.task_id)
-                .where((t.c.last_execution_id.is_(None)) | (t.c.last_execution_id <= f.execution_id) | (t.c.last_status == "running"))
+                .where(
+                    (t.c.last_execution_id.is_(None))
+                    | (t.c.last_execution_id <= f.execution_id)
+                    | (t.c.last_status == "running")
+                )
                 .values(**values)
             )
 
@@ -368,11 +376,9 @@ class ExecutionRepository:
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
-    def for_slot(self, task_id: int, scheduled_for: datetime) -> list[Execution]:
+    def for_slot(self, task_id: int, scheduled_for: datetime) -> ExecutionList:
         query = (
-            _with_task_name()
-            .where(e.c.task_id == task_id, e.c.scheduled_for == scheduled_for)
-            .order_by(e.c.attempt)
+            _with_task_name().where(e.c.task_id == task_id, e.c.scheduled_for == scheduled_for).order_by(e.c.attempt)
         )
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]

@@ -45,4 +45,6 @@ def ensure_current(engine: Engine) -> None:
             "run `smartcron init` (or `smartcron db upgrade`)"
         )
     if current != head:
-        raise StoreError(f"the database schema is at {current}, this smartcron needs {head}; run `smartcron db upgrade`")
+        raise StoreError(
+            f"the database schema is at {current}, this smartcron needs {head}; run `smartcron db upgrade`"
+        )

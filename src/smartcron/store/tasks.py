@@ -109,6 +109,9 @@ class TaskChange:
     builtin: bool = False
 
 
+TaskList = list[Task]
+
+
 class TaskRepository:
     """Tasks by name. Names are unique; a duplicate add raises ``TaskSpecError``."""
 
@@ -199,7 +202,7 @@ class TaskRepository:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
 
-    def due(self, now: datetime, *, node: str | None = None) -> list[Task]:
+    def due(self, now: datetime, *, node: str | None = None) -> TaskList:
         """Active tasks whose next slot is at or before ``now`` (and, given a node, may run on it)."""
         query = (
             select(t)
@@ -232,9 +235,7 @@ class TaskRepository:
         with self._engine.begin() as conn:
             for task_id, expected, new in moves:
                 cond = t.c.next_run_at.is_(None) if expected is None else t.c.next_run_at == expected
-                moved += conn.execute(
-                    update(t).where(t.c.id == task_id, cond).values(next_run_at=new)
-                ).rowcount
+                moved += conn.execute(update(t).where(t.c.id == task_id, cond).values(next_run_at=new)).rowcount
         return moved
 
     def set_next_run(self, task_id: int, next_run_at: datetime | None) -> None:
@@ -271,7 +272,7 @@ class TaskRepository:
             rows = conn.execute(select(t).where(t.c.id.in_(wanted))).mappings()
             return {int(r["id"]): row_to_task(r) for r in rows}
 
-    def search(self, text: str) -> list[Task]:
+    def search(self, text: str) -> TaskList:
         like = f"%{text}%"
         query = select(t).where(or_(t.c.name.like(like), t.c.category.like(like))).order_by(t.c.name)
         with self._engine.connect() as conn:

@@ -1,0 +1,130 @@
+"""ExecutionRepository: the claiming protocol of DESIGN 3.1, identical on all three databases."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.execution import Outcome
+from smartcron.domain.task import TaskSpec
+from smartcron.store import Store
+from smartcron.store.executions import Finish, SlotClaim, Start
+from tests.conftest import utc
+
+NOW = utc(2026, 3, 1, 9, 30)
+LEASE = NOW + timedelta(minutes=1)
+
+
+def add_task(store: Store, name: str = "sync") -> int:
+    return store.tasks.add(
+        TaskSpec(name=name, command=("true",), schedule="* * * * *"), now=NOW, next_run_at=NOW
+    ).id
+
+
+def test_racing_claimers_each_get_a_slot_exactly_once(store: Store) -> None:
+    task_ids = [add_task(store, f"t{i}") for i in range(5)]
+    claims = [SlotClaim(tid, NOW, Trigger.SCHEDULE) for tid in task_ids]
+
+    def claim(worker: int) -> list[int]:
+        won = store.executions.claim(claims, node=f"n{worker}", token=f"tok{worker}", now=NOW)
+        return [x.task_id for x in won]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(claim, range(8)))
+    won = sorted(tid for result in results for tid in result)
+    assert won == sorted(task_ids)
+    assert store.executions.count() == 5
+
+
+def test_missed_and_skipped_claims_are_final_rows_without_a_lease(store: Store) -> None:
+    tid = add_task(store)
+    won = store.executions.claim(
+        [
+            SlotClaim(tid, NOW - timedelta(minutes=2), Trigger.SCHEDULE, ExecutionStatus.MISSED),
+            SlotClaim(tid, NOW - timedelta(minutes=1), Trigger.SCHEDULE, ExecutionStatus.SKIPPED, reason="overlap"),
+        ],
+        node="a",
+        token="t1",
+        now=NOW,
+    )
+    assert [(x.status, x.lease_token) for x in won] == [
+        (ExecutionStatus.MISSED, "t1"),
+        (ExecutionStatus.SKIPPED, "t1"),
+    ]
+    stored = [store.executions.get(x.id) for x in won]
+    assert all(x.lease_token is None and x.finished_at == NOW for x in stored)
+    assert store.executions.live() == []
+
+
+def test_only_one_runner_can_begin_a_queued_manual_run(store: Store) -> None:
+    tid = add_task(store)
+    run_id = store.executions.enqueue(tid, scheduled_for=NOW)
+    assert store.executions.begin([run_id], node="a", token="A", now=NOW, lease_until=LEASE) == [run_id]
+    assert store.executions.begin([run_id], node="b", token="B", now=NOW, lease_until=LEASE) == []
+    row = store.executions.get(run_id)
+    assert (row.status, row.node, row.trigger) == (ExecutionStatus.RUNNING, "a", Trigger.MANUAL)
+
+
+def test_two_manual_runs_at_the_same_instant_are_both_queued(store: Store) -> None:
+    tid = add_task(store)
+    first = store.executions.enqueue(tid, scheduled_for=NOW)
+    second = store.executions.enqueue(tid, scheduled_for=NOW)
+    assert first != second
+    assert len(store.executions.pending()) == 2
+
+
+def test_finish_records_the_outcome_and_the_task_summary(store: Store) -> None:
+    tid = add_task(store)
+    [row] = store.executions.claim([SlotClaim(tid, NOW, Trigger.SCHEDULE)], node="a", token="c", now=NOW)
+    store.executions.begin([row.id], node="a", token="L", now=NOW, lease_until=LEASE)
+    store.executions.attach([Start(row.id, tid, NOW, pid=4242, pgid=4242, proc_start=99)], token="L")
+    assert store.tasks.get("sync").last_status is ExecutionStatus.RUNNING
+    done = NOW + timedelta(seconds=3)
+    outcome = Outcome(
+        ExecutionStatus.SUCCESS, done, exit_code=0, duration_ms=3000, output="ok\n", output_bytes=3, max_rss_kb=900
+    )
+    assert store.executions.finish([Finish(row.id, tid, outcome)], token="L") == {row.id}
+    got = store.executions.get(row.id)
+    assert (got.status, got.exit_code, got.duration_ms, got.output, got.max_rss_kb) == (
+        ExecutionStatus.SUCCESS,
+        0,
+        3000,
+        "ok\n",
+        900,
+    )
+    assert (got.lease_token, got.pgid) == (None, None)
+    task = store.tasks.get("sync")
+    assert (task.last_status, task.last_success_at, task.last_execution_id) == (ExecutionStatus.SUCCESS, done, row.id)
+
+
+def test_a_runner_that_lost_its_lease_writes_nothing(store: Store) -> None:
+    tid = add_task(store)
+    [row] = store.executions.claim([SlotClaim(tid, NOW, Trigger.SCHEDULE)], node="a", token="c", now=NOW)
+    store.executions.begin([row.id], node="a", token="old", now=NOW, lease_until=LEASE)
+    # Another node declared the run abandoned (no token: the health monitor's write).
+    abandoned = Outcome(ExecutionStatus.ABANDONED, NOW + timedelta(minutes=5), reason="node lost")
+    assert store.executions.finish([Finish(row.id, tid, abandoned)], token=None) == {row.id}
+    late = Outcome(ExecutionStatus.SUCCESS, NOW + timedelta(minutes=6), exit_code=0)
+    assert store.executions.finish([Finish(row.id, tid, late)], token="old") == set()
+    assert store.executions.get(row.id).status is ExecutionStatus.ABANDONED
+
+
+def test_history_lists_newest_first_with_filters(store: Store) -> None:
+    tid = add_task(store)
+    other = add_task(store, "other")
+    claims = [SlotClaim(tid, NOW + timedelta(minutes=i), Trigger.SCHEDULE, ExecutionStatus.MISSED) for i in range(3)]
+    claims.append(SlotClaim(other, NOW, Trigger.SCHEDULE, ExecutionStatus.SKIPPED))
+    store.executions.claim(claims, node="a", token="c", now=NOW)
+    rows = store.executions.list(task_id=tid, limit=2)
+    assert [r.scheduled_for for r in rows] == [NOW + timedelta(minutes=2), NOW + timedelta(minutes=1)]
+    assert [r.task_name for r in store.executions.list(status=ExecutionStatus.SKIPPED)] == ["other"]
+
+
+def test_times_come_back_aware_utc_to_the_millisecond(store: Store) -> None:
+    tid = add_task(store)
+    when = NOW + timedelta(microseconds=123000)
+    [row] = store.executions.claim([SlotClaim(tid, when, Trigger.SCHEDULE)], node="a", token="c", now=NOW)
+    got = store.executions.get(row.id).scheduled_for
+    assert got == when
+    assert got.utcoffset() == timedelta(0)

@@ -1,0 +1,102 @@
+"""TaskRepository behaviour, identical on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from smartcron.domain.enums import CatchupPolicy, OverlapPolicy
+from smartcron.domain.task import TaskSpec
+from smartcron.errors import NotFoundError, TaskSpecError
+from smartcron.store import Store
+from smartcron.store.tasks import TaskChange
+from tests.conftest import utc
+
+NOW = utc(2026, 3, 1, 9, 30)
+
+
+def spec(name: str = "sync", **kw: object) -> TaskSpec:
+    base: dict[str, object] = {"name": name, "command": ("true",), "schedule": "*/5 * * * *"}
+    return TaskSpec(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_every_field_of_a_spec_survives_the_round_trip(store: Store) -> None:
+    full = TaskSpec(
+        name="payroll_auto_start",
+        command=("php", "/srv/jobs/payroll auto.php", "--ünïcode"),
+        schedule="0 6 * * 1",
+        category="payroll",
+        description="Starts the weekly pay run",
+        working_dir="/srv/jobs",
+        env=(("A", "1"), ("B", "two words")),
+        timezone="Pacific/Auckland",
+        enabled=False,
+        priority=1,
+        notify_on_failure=False,
+        timeout=900,
+        kill_grace=5,
+        retries=0,
+        retry_delay=10,
+        retry_max_delay=60,
+        fatal_exit_codes=(2, 3),
+        max_memory_mb=512,
+        max_cpu_seconds=60,
+        nice=10,
+        overlap=OverlapPolicy.QUEUE,
+        catchup=CatchupPolicy.ALL,
+        starting_deadline=600,
+        max_output_kb=100,
+        notify_emails=("pay@example.com",),
+        nodes=("node-a",),
+    )
+    task = store.tasks.add(full, now=NOW, next_run_at=NOW + timedelta(days=1))
+    assert task.spec == full
+    assert task.next_run_at == NOW + timedelta(days=1)
+    assert store.tasks.get("payroll_auto_start").spec == full
+
+
+def test_a_duplicate_name_is_refused_and_names_the_field(store: Store) -> None:
+    store.tasks.add(spec(), now=NOW, next_run_at=NOW)
+    with pytest.raises(TaskSpecError, match="field 'name'"):
+        store.tasks.add(spec(), now=NOW, next_run_at=NOW)
+    assert store.tasks.count() == 1
+
+
+def test_apply_is_all_or_nothing(store: Store) -> None:
+    store.tasks.add(spec("kept"), now=NOW, next_run_at=NOW)
+    changes = [
+        TaskChange("add", spec("new_one")),
+        TaskChange("update", spec("kept", timeout=60)),
+        TaskChange("add", spec("kept")),  # duplicate: the whole batch must roll back
+    ]
+    with pytest.raises(TaskSpecError):
+        store.tasks.apply(changes, now=NOW)
+    assert [t.name for t in store.tasks.list()] == ["kept"]
+    assert store.tasks.get("kept").spec.timeout == 300
+
+
+def test_due_returns_only_active_tasks_whose_slot_has_come(store: Store) -> None:
+    store.tasks.add(spec("due"), now=NOW, next_run_at=NOW - timedelta(seconds=1))
+    store.tasks.add(spec("later"), now=NOW, next_run_at=NOW + timedelta(seconds=1))
+    store.tasks.add(spec("off", enabled=False), now=NOW, next_run_at=NOW - timedelta(hours=1))
+    store.tasks.add(spec("pinned", nodes=("b",)), now=NOW, next_run_at=NOW)
+    paused = store.tasks.add(spec("paused"), now=NOW, next_run_at=NOW)
+    store.tasks.set_flags(paused.name, now=NOW, paused=True)
+    assert [t.name for t in store.tasks.due(NOW)] == ["due", "pinned"]
+    assert [t.name for t in store.tasks.due(NOW, node="a")] == ["due"]
+    assert store.tasks.next_wakeup() == NOW - timedelta(seconds=1)
+
+
+def test_advance_is_a_compare_and_swap(store: Store) -> None:
+    task = store.tasks.add(spec(), now=NOW, next_run_at=NOW)
+    later = NOW + timedelta(minutes=5)
+    assert store.tasks.advance([(task.id, NOW, later)]) == 1
+    # A second runner that planned from the old value moves nothing.
+    assert store.tasks.advance([(task.id, NOW, later + timedelta(minutes=5))]) == 0
+    assert store.tasks.get("sync").next_run_at == later
+
+
+def test_removing_an_unknown_task_says_so(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="no task named 'ghost'"):
+        store.tasks.remove("ghost")
