@@ -137,6 +137,8 @@ alerts = Table(
     Column("count", Integer, nullable=False, server_default="1"),
     Column("first_seen", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
+    # When a message about the alert is next owed (first mail, reminder, or "resolved");
+    # NULL when none is. The dispatcher claims it by moving this forward (compare-and-swap).
     Column("notify_after", UtcDateTime),
     Column("notified_at", UtcDateTime),
     Column("acknowledged_at", UtcDateTime),
@@ -144,6 +146,8 @@ alerts = Table(
     Column("resolved_at", UtcDateTime),
 )
 Index(None, alerts.c.state, alerts.c.last_seen)
+# The dispatcher's question each second: which alerts owe a message now.
+Index(None, alerts.c.notify_after)
 
 notifications = Table(
     "smart_cron_notifications",
@@ -175,6 +179,7 @@ alert_rules = Table(
     Column("task_id", ID, ForeignKey("smart_cron_tasks_config.id", ondelete="CASCADE")),
     Column("threshold", Float, nullable=False),
     Column("window_seconds", Integer),
+    Column("min_runs", Integer),  # failure_rate: fewer runs in the window say nothing
     Column("severity", String(10), nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=true()),
     Column("created_at", UtcDateTime, nullable=False),
