@@ -82,12 +82,27 @@ class Settings:
     retention_metrics_days: int = field(default=90, metadata=_meta("days", minimum=1, maximum=36500))
     retention_logs_days: int = field(default=90, metadata=_meta("days", minimum=1, maximum=36500))
     retention_compress_after_days: int = field(default=7, metadata=_meta("days", minimum=0, maximum=36500))
+    retention_metrics_raw_days: int = field(
+        default=7, metadata=_meta("days metric samples stay at full resolution, then hourly", minimum=1, maximum=36500)
+    )
     # [health]
     health_disk_warn_percent: float = field(default=80.0, metadata=_meta("percent used", minimum=1, maximum=100))
     health_disk_critical_percent: float = field(default=90.0, metadata=_meta("percent used", minimum=1, maximum=100))
     health_memory_warn_percent: float = field(default=90.0, metadata=_meta("percent used", minimum=1, maximum=100))
     health_runner_down_after: float = field(default=120.0, metadata=_meta("seconds", minimum=10, maximum=86400))
     health_log_dir_max_mb: int = field(default=1024, metadata=_meta("MiB", minimum=1, maximum=10**7))
+    health_load_warn_per_cpu: float = field(
+        default=2.0, metadata=_meta("1-minute load per CPU that warns", minimum=0.1, maximum=1000)
+    )
+    health_hung_margin: float = field(
+        default=60.0, metadata=_meta("seconds past timeout + kill grace before a run is hung", minimum=0, maximum=86400)
+    )
+    health_stale_scheduled_after: float = field(
+        default=3600.0, metadata=_meta("seconds a queued run waits with no runner", minimum=60, maximum=30 * 86400)
+    )
+    health_db_growth_warn_mb: float = field(
+        default=100.0, metadata=_meta("database growth per day that warns (MiB)", minimum=0.1, maximum=10**7)
+    )
     # [backup]
     backup_dir: str = field(default="", metadata=_meta("where backups go (default: <data>/backups)"))
     backup_keep: int = field(default=7, metadata=_meta("backups kept", minimum=1, maximum=1000))

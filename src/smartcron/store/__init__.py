@@ -17,7 +17,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from smartcron.errors import StoreUnavailableError
 from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
+from smartcron.store.health import HealthRepository, MetricRepository
 from smartcron.store.nodes import NodeRepository
+from smartcron.store.retention import RetentionRepository
 from smartcron.store.tasks import TaskRepository
 from smartcron.store.users import TokenRepository, UserRepository
 
@@ -33,6 +35,9 @@ class Store:
         self.tasks = TaskRepository(engine)
         self.executions = ExecutionRepository(engine)
         self.nodes = NodeRepository(engine)
+        self.health = HealthRepository(engine)
+        self.metrics = MetricRepository(engine)
+        self.retention = RetentionRepository(engine)
         self.users = UserRepository(engine)
         self.tokens = TokenRepository(engine)
 
