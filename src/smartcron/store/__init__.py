@@ -19,7 +19,6 @@ from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
 from smartcron.store.health import HealthRepository, MetricRepository
 from smartcron.store.nodes import NodeRepository
-from smartcron.store.retention import RetentionRepository
 from smartcron.store.tasks import TaskRepository
 from smartcron.store.users import TokenRepository, UserRepository
 
@@ -37,7 +36,6 @@ class Store:
         self.nodes = NodeRepository(engine)
         self.health = HealthRepository(engine)
         self.metrics = MetricRepository(engine)
-        self.retention = RetentionRepository(engine)
         self.users = UserRepository(engine)
         self.tokens = TokenRepository(engine)
 

@@ -15,17 +15,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, cast, delete, func, insert, select, text, type_coerce
+from sqlalchemy import BigInteger, Table, and_, cast, delete, func, insert, select, text, type_coerce
 from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.sql import ColumnElement
 
 from smartcron.domain.enums import CheckStatus
 from smartcron.domain.health import CheckResult, RecordedCheck
 from smartcron.store.engine import write_transaction
-from smartcron.store.retention import DEFAULT_CHUNK, delete_chunk
 from smartcron.store.schema import health_checks as h
 from smartcron.store.schema import metrics as m
 from smartcron.store.types import EPOCH, to_millis
+
+DEFAULT_CHUNK = 2000
+
+
+def delete_chunk(engine: Engine, table: Table, condition: ColumnElement[bool], *, chunk: int) -> int:
+    """Delete up to ``chunk`` rows of ``table`` matching ``condition``, oldest first; returns how many.
+
+    Callers loop until it returns 0: each chunk is its own short transaction, because one long
+    delete would hold SQLite's only write lock and stall the runner (DESIGN 6).
+    """
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    with write_transaction(engine) as conn:
+        ids = [int(r[0]) for r in conn.execute(select(table.c.id).where(condition).order_by(table.c.at).limit(chunk))]
+        if not ids:
+            return 0
+        return int(conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount)
 
 
 def _row_to_check(row: RowMapping) -> RecordedCheck:
@@ -100,7 +116,7 @@ class HealthRepository:
 
     def delete_before(self, cutoff: datetime, *, chunk: int = DEFAULT_CHUNK) -> int:
         """Delete up to ``chunk`` results older than ``cutoff``; returns how many."""
-        return delete_chunk(self._engine, h, h.c.at < cutoff, order_by=h.c.at, chunk=chunk)
+        return delete_chunk(self._engine, h, h.c.at < cutoff, chunk=chunk)
 
     def database_size_bytes(self) -> int | None:
         """Bytes the database takes on disk (SQLite: file + WAL), or None if it cannot be told."""
@@ -212,7 +228,7 @@ class MetricRepository:
 
     def delete_before(self, cutoff: datetime, *, chunk: int = DEFAULT_CHUNK) -> int:
         """Delete up to ``chunk`` samples older than ``cutoff``; returns how many."""
-        return delete_chunk(self._engine, m, m.c.at < cutoff, order_by=m.c.at, chunk=chunk)
+        return delete_chunk(self._engine, m, m.c.at < cutoff, chunk=chunk)
 
     def downsample_before(self, cutoff: datetime) -> int:
         """Replace the samples older than ``cutoff`` by one average per metric, node and hour.
