@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from smartcron.domain.enums import CatchupPolicy, Trigger
-from smartcron.domain.planning import MISSED_COUNT_CAP, SlotPlan, on_time_tolerance, plan_slots
+from smartcron.domain.planning import MISSED_COUNT_CAP, SlotPlan, on_time_tolerance, plan_slots, triage_waiting
 from tests.conftest import utc
 
 ANCHOR = utc(2026, 1, 1)
@@ -239,3 +239,19 @@ def test_next_run_at_that_is_not_a_slot_of_the_schedule_is_still_planned_once() 
     result = plan(MINUTELY, utc(2026, 3, 1, 10, 0, 17), utc(2026, 3, 1, 10, 0, 20))
     assert runs(result) == [("10:00:17", Trigger.SCHEDULE)]
     assert result.next_run_at == utc(2026, 3, 1, 10, 1)
+
+
+def test_slots_claimed_by_a_dead_runner_are_judged_like_missed_slots() -> None:
+    left = [utc(2026, 3, 1, 12), utc(2026, 3, 1, 10), utc(2026, 3, 1, 11)]
+    now = utc(2026, 3, 1, 13, 30)
+    latest_runs, latest_missed = triage_waiting(
+        HOURLY, left, now=now, catchup=CatchupPolicy.LATEST, starting_deadline=None
+    )
+    assert [(r.slot, r.trigger) for r in latest_runs] == [(utc(2026, 3, 1, 12), Trigger.CATCHUP)]
+    assert latest_missed == [utc(2026, 3, 1, 10), utc(2026, 3, 1, 11)]
+    none_runs, none_missed = triage_waiting(HOURLY, left, now=now, catchup=CatchupPolicy.NONE, starting_deadline=None)
+    assert none_runs == [] and len(none_missed) == 3
+    fresh_runs, _ = triage_waiting(
+        HOURLY, [utc(2026, 3, 1, 13, 30)], now=now, catchup=CatchupPolicy.NONE, starting_deadline=None
+    )
+    assert [r.trigger for r in fresh_runs] == [Trigger.SCHEDULE]

@@ -46,6 +46,11 @@ def test_a_command_that_cannot_start_is_a_fatal_failure_with_the_reason() -> Non
     assert result == Verdict(ExecutionStatus.FAILED, ErrorCategory.FATAL, "not found: nosuchcmd")
 
 
+def test_a_start_refused_for_want_of_resources_is_recoverable() -> None:
+    result = verdict(exit_code=None, spawn_error="cannot start: Resource temporarily unavailable")
+    assert result.status is ExecutionStatus.FAILED and result.category is ErrorCategory.RECOVERABLE
+
+
 def test_exit_codes_listed_by_the_task_are_fatal() -> None:
     assert verdict(exit_code=3, fatal_exit_codes=(3, 4)).category is ErrorCategory.FATAL
     assert verdict(exit_code=5, fatal_exit_codes=(3, 4)).category is ErrorCategory.RECOVERABLE

@@ -113,9 +113,50 @@ def plan_slots(
     recent = _recent_slots(schedule, next_run_at, now, wanted)
     older = _older_slots(schedule, next_run_at, recent[0]) if len(recent) == wanted else None
 
-    newest = recent[-1]
+    runs, missed = _decide(
+        schedule, recent, now=now, catchup=catchup, starting_deadline=starting_deadline, catchup_limit=catchup_limit
+    )
+    individual = missed[-max_missed_rows:] if max_missed_rows > 0 else []
+    rest = missed[: len(missed) - len(individual)]
+    summary = _summarise(rest, older)
+    return SlotPlan(tuple(runs), tuple(individual), summary, schedule.next_after(now))
+
+
+def triage_waiting(
+    schedule: SlotSource,
+    slots: list[datetime],
+    *,
+    now: datetime,
+    catchup: CatchupPolicy,
+    starting_deadline: int | None,
+    catchup_limit: int = CATCHUP_ALL_LIMIT,
+) -> tuple[list[PlannedRun], list[datetime]]:
+    """Claimed slots that never started (their runner died) judged like due slots: (runs, missed)."""
+    if not slots:
+        return [], []
+    return _decide(
+        schedule,
+        sorted(slots),
+        now=now,
+        catchup=catchup,
+        starting_deadline=starting_deadline,
+        catchup_limit=catchup_limit,
+    )
+
+
+def _decide(
+    schedule: SlotSource,
+    due: list[datetime],
+    *,
+    now: datetime,
+    catchup: CatchupPolicy,
+    starting_deadline: int | None,
+    catchup_limit: int,
+) -> tuple[list[PlannedRun], list[datetime]]:
+    """Split due slots (oldest first) into runs and missed slots by lateness and catch-up policy."""
+    newest = due[-1]
     on_time = newest if now - newest <= on_time_tolerance(schedule, newest, starting_deadline) else None
-    late = recent[:-1] if on_time else recent
+    late = due[:-1] if on_time else due
     deadline = timedelta(seconds=starting_deadline) if starting_deadline is not None else None
 
     def within_deadline(slot: datetime) -> bool:
@@ -129,13 +170,8 @@ def plan_slots(
     runs = [PlannedRun(s, Trigger.CATCHUP) for s in catchups]
     if on_time is not None:
         runs.append(PlannedRun(on_time, Trigger.SCHEDULE))
-
     chosen = set(catchups)
-    missed = [s for s in late if s not in chosen]
-    individual = missed[-max_missed_rows:] if max_missed_rows > 0 else []
-    rest = missed[: len(missed) - len(individual)]
-    summary = _summarise(rest, older)
-    return SlotPlan(tuple(runs), tuple(individual), summary, schedule.next_after(now))
+    return runs, [s for s in late if s not in chosen]
 
 
 def _recent_slots(schedule: SlotSource, first: datetime, now: datetime, wanted: int) -> list[datetime]:

@@ -1,7 +1,8 @@
 """How a run ended (status and error category), and whether it gets another attempt (DESIGN 3.7).
 
-Fatal, never retried: the command could not start (not found, not executable: 126, 127, or any
-spawn error) and the exit codes a task lists in ``fatal_exit_codes``. Recoverable: any other
+Fatal, never retried: the command could not start (not found, not executable: 126, 127) and the
+exit codes a task lists in ``fatal_exit_codes``. A start that failed for want of resources (fork
+refused, out of file descriptors: a spawn error without an exit code) is recoverable. Recoverable: any other
 non-zero exit, a timeout, death by a signal, a run abandoned when its runner died. Runs killed on
 purpose (replaced, by an operator, at shutdown, after a lost lease) are not failures of the task
 and are not retried; neither are manual runs, whose requester sees the result.
@@ -48,7 +49,10 @@ def classify_exit(
     if timed_out:
         return Verdict(ExecutionStatus.TIMEOUT, ErrorCategory.RECOVERABLE, "timeout")
     if spawn_error:
-        return Verdict(ExecutionStatus.FAILED, ErrorCategory.FATAL, spawn_error)
+        transient = exit_code is None
+        return Verdict(
+            ExecutionStatus.FAILED, ErrorCategory.RECOVERABLE if transient else ErrorCategory.FATAL, spawn_error
+        )
     if signal is not None:
         return Verdict(ExecutionStatus.FAILED, ErrorCategory.RECOVERABLE, f"killed by signal {signal}")
     if exit_code is None:
