@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smartcron.errors import StoreUnavailableError
+from smartcron.store.audit import AuditRepository
 from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
 from smartcron.store.health import HealthRepository, MetricRepository
@@ -34,6 +35,7 @@ class Store:
         self.tasks = TaskRepository(engine)
         self.executions = ExecutionRepository(engine)
         self.nodes = NodeRepository(engine)
+        self.audit = AuditRepository(engine)
         self.health = HealthRepository(engine)
         self.metrics = MetricRepository(engine)
         self.users = UserRepository(engine)
