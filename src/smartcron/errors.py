@@ -50,17 +50,19 @@ class TaskSpecError(UserError):
         self.field = field
         self.line = line
         self.source = source
-        where = []
+        # "tasks.toml:12: task 'payroll_sync', field 'timeout': must be ..."
+        parts = []
         if source:
-            where.append(f"{source}:{line}" if line else source)
+            parts.append(f"{source}:{line}" if line else source)
         elif line:
-            where.append(f"line {line}")
-        if task:
-            where.append(f"task {task!r}")
+            parts.append(f"line {line}")
+        what = [f"task {task!r}"] if task else []
         if field:
-            where.append(f"field {field!r}")
-        prefix = ", ".join(where)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
+            what.append(f"field {field!r}")
+        if what:
+            parts.append(", ".join(what))
+        parts.append(message)
+        super().__init__(": ".join(parts))
 
 
 class NotFoundError(UserError):
