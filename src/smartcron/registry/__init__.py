@@ -1,0 +1,1 @@
+"""The task registry: task files applied, tasks added, edited, paused; crontabs imported."""
