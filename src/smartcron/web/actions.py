@@ -1,0 +1,48 @@
+"""What a click or an API call changes. Thin: each action calls the service that owns the rule
+and records who did it. The dashboard never runs a task itself: "run now" queues a manual run
+that the runner starts within a second (daemon) or at its next tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smartcron.config import Settings
+from smartcron.domain.alerts import Alert
+from smartcron.domain.enums import Trigger
+from smartcron.domain.task import Task
+from smartcron.registry.service import Registry
+from smartcron.store import Store
+from smartcron.web.auth import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    task: str
+    execution_id: int
+
+
+class Actions:
+    def __init__(self, store: Store, settings: Settings, principal: Principal) -> None:
+        self._store = store
+        self._settings = settings
+        self._actor = f"web:{principal.actor}"
+        self._registry = Registry(store, settings, actor=self._actor)
+
+    def run_now(self, name: str) -> Queued:
+        task = self._store.tasks.get(name)
+        now = self._store.database_now()
+        execution_id = self._store.executions.enqueue(task.id, scheduled_for=now, trigger=Trigger.MANUAL)
+        self._store.audit.record(self._actor, "task.run", name, {"execution_id": execution_id}, now=now)
+        return Queued(task=name, execution_id=execution_id)
+
+    def pause(self, name: str) -> Task:
+        return self._registry.pause(name, now=self._store.database_now())
+
+    def resume(self, name: str) -> Task:
+        return self._registry.resume(name, now=self._store.database_now())
+
+    def acknowledge(self, alert_id: int) -> Alert:
+        now = self._store.database_now()
+        alert = self._store.alerts.acknowledge(alert_id, by=self._actor, now=now)
+        self._store.audit.record(self._actor, "alert.ack", f"alert {alert_id}", {"kind": alert.kind}, now=now)
+        return alert

@@ -1,0 +1,80 @@
+"""The dashboard and JSON API as one FastAPI application, built by :func:`create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
+
+from smartcron import __version__
+from smartcron.clock import Clock, SystemClock
+from smartcron.config import Settings
+from smartcron.store import Store, open_store
+from smartcron.web.auth import LoginRateLimiter
+from smartcron.web.errors import install_error_handlers
+from smartcron.web.headers import SecurityHeadersMiddleware
+from smartcron.web.metrics import make_registry
+from smartcron.web.rendering import make_templates
+
+STATIC_DIR = Path(__file__).with_name("static")
+SESSION_COOKIE = "smartcron_session"
+SESSION_MAX_AGE = 12 * 3600
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    clock: Clock | None = None,
+    secret_key: bytes | None = None,
+) -> FastAPI:
+    """The application. Without ``store`` it opens (and on shutdown closes) one from ``settings``."""
+    from smartcron.services.setup import ensure_secret_key
+    from smartcron.web.routes import actions, api, pages, system
+
+    owned = store is None
+    the_store = store if store is not None else open_store(settings)
+    the_clock = clock or SystemClock()
+    key = secret_key or ensure_secret_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.close()
+
+    app = FastAPI(
+        title="smartcron",
+        version=__version__,
+        description="The smartcron JSON API. Authenticate with a session cookie or `Authorization: Bearer TOKEN` "
+        "(`smartcron tokens create NAME --role ROLE`).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = the_store
+    app.state.clock = the_clock
+    app.state.login_limiter = LoginRateLimiter(the_clock)
+    app.state.templates = make_templates()
+    app.state.metrics_registry = make_registry(the_store, the_clock)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key.decode(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.web_base_url.startswith("https://"),
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (system, pages, actions, api):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    return app

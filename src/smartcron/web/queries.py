@@ -1,0 +1,182 @@
+"""Read queries behind the dashboard and the JSON API.
+
+Each query is shaped for an index (DESIGN 8: p95 <= 100 ms with a million executions):
+
+* the task grid is paginated, and the 7-day success rate is computed only for the tasks on the
+  page, through the (task_id, scheduled_for, attempt) unique index;
+* activity charts read a time range of ``finished_at`` through its index and group in the
+  database by a bucket expression, so only one row per bucket leaves it;
+* lists of runs page by id (keyset), never by OFFSET or COUNT over the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, case, cast, func, or_, select, type_coerce
+from sqlalchemy.sql import ColumnElement
+
+from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.task import Task
+from smartcron.store import Store
+from smartcron.store.schema import executions as e
+from smartcron.store.schema import tasks as t
+from smartcron.store.tasks import row_to_task
+
+SUCCESS_WINDOW = timedelta(days=7)
+COUNTED_STATUSES = ("success", "failed", "timeout", "killed", "abandoned")
+"""Runs that count towards success and failure rates: skipped and missed slots never ran."""
+FAILURE_STATUSES = tuple(s.value for s in ExecutionStatus if s.is_failure)
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    task: Task
+    runs_7d: int
+    successes_7d: int
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful share of the runs in the last 7 days, or None when there were none."""
+        return self.successes_7d / self.runs_7d if self.runs_7d else None
+
+
+@dataclass(frozen=True, slots=True)
+class GridPage:
+    rows: list[GridRow]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset else None
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Runs that finished in ``[start, start + width)``."""
+
+    start: datetime
+    runs: int
+    failures: int
+    avg_duration_ms: float | None
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.failures / self.runs if self.runs else None
+
+
+def _task_filter(category: str | None, search: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if category:
+        conditions.append(t.c.category == category)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        conditions.append(or_(t.c.name.like(like, escape="\\"), t.c.description.like(like, escape="\\")))
+    return conditions
+
+
+def task_grid(
+    store: Store,
+    *,
+    now: datetime,
+    category: str | None = None,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> GridPage:
+    limit = max(1, min(limit, MAX_PAGE))
+    offset = max(0, offset)
+    conditions = _task_filter(category, search)
+    query = select(t).where(*conditions).order_by(t.c.category, t.c.name).offset(offset).limit(limit)
+    with store.engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one())
+        found = [row_to_task(r) for r in conn.execute(query).mappings()]
+    rates = success_counts(store, [task.id for task in found], since=now - SUCCESS_WINDOW)
+    rows = [GridRow(task, *rates.get(task.id, (0, 0))) for task in found]
+    return GridPage(rows=rows, total=total, offset=offset, limit=limit)
+
+
+def success_counts(store: Store, task_ids: list[int], *, since: datetime) -> dict[int, tuple[int, int]]:
+    """task id -> (runs, successes) among runs scheduled since ``since``."""
+    if not task_ids:
+        return {}
+    query = (
+        select(
+            e.c.task_id,
+            func.count(),
+            func.sum(case((e.c.status == ExecutionStatus.SUCCESS.value, 1), else_=0)),
+        )
+        .where(e.c.task_id.in_(task_ids), e.c.scheduled_for >= since, e.c.status.in_(COUNTED_STATUSES))
+        .group_by(e.c.task_id)
+    )
+    with store.engine.connect() as conn:
+        return {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in conn.execute(query)}
+
+
+def categories(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(t.c.category).distinct().order_by(t.c.category))]
+
+
+def _bucket_expression(dialect: str, width: int) -> ColumnElement[Any]:
+    """Start of the bucket a row's ``finished_at`` falls in, as epoch seconds, per dialect."""
+    if dialect == "sqlite":  # stored as integer milliseconds (store/types.py)
+        millis = type_coerce(e.c.finished_at, BigInteger)
+        return cast(millis / (width * 1000), Integer) * width
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", e.c.finished_at) / width), BigInteger) * width
+    # MySQL/MariaDB: sessions run in UTC (engine.py), so UNIX_TIMESTAMP reads the DATETIME as UTC.
+    return cast(func.floor(func.unix_timestamp(e.c.finished_at) / width), Integer) * width
+
+
+def activity(store: Store, *, since: datetime, until: datetime, bucket_seconds: int) -> list[Bucket]:
+    """Finished runs per bucket between ``since`` and ``until`` (empty buckets left out)."""
+    bucket = _bucket_expression(store.dialect, bucket_seconds).label("bucket")
+    query = (
+        select(
+            bucket,
+            func.count(),
+            func.sum(case((e.c.status.in_(FAILURE_STATUSES), 1), else_=0)),
+            func.avg(e.c.duration_ms),
+        )
+        .where(e.c.finished_at >= since, e.c.finished_at < until, e.c.status.in_(COUNTED_STATUSES))
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    with store.engine.connect() as conn:
+        return [
+            Bucket(
+                start=datetime.fromtimestamp(int(r[0]), UTC),
+                runs=int(r[1]),
+                failures=int(r[2] or 0),
+                avg_duration_ms=float(r[3]) if r[3] is not None else None,
+            )
+            for r in conn.execute(query)
+        ]
+
+
+def fill_buckets(buckets: list[Bucket], *, since: datetime, until: datetime, width: int) -> list[Bucket]:
+    """Every bucket in the range, with zero runs where nothing finished (charts need the gaps)."""
+    by_start = {int(b.start.timestamp()): b for b in buckets}
+    first = int(since.timestamp()) // width * width
+    out = []
+    for start in range(first, int(until.timestamp()), width):
+        out.append(by_start.get(start) or Bucket(datetime.fromtimestamp(start, UTC), 0, 0, None))
+    return out
+
+
+def running_count(store: Store) -> int:
+    """Runs alive now; reads the small partial index of live rows."""
+    query = select(func.count()).select_from(e).where(e.c.status == ExecutionStatus.RUNNING.value)
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

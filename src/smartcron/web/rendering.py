@@ -1,0 +1,96 @@
+"""Jinja2 set-up: autoescaping always on, filters that turn times, durations and output into text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from smartcron import __version__
+from smartcron.web.auth import csrf_token, principal_of
+from smartcron.web.tasklog import make_inert
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+STATUS_CLASS = {
+    "success": "ok",
+    "running": "running",
+    "scheduled": "queued",
+    "failed": "bad",
+    "timeout": "bad",
+    "killed": "bad",
+    "abandoned": "bad",
+    "missed": "warn",
+    "skipped": "muted",
+}
+
+
+def format_time(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    seconds = ms / 1000
+    if seconds < 1:
+        return f"{ms:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def format_percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def make_templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        time=format_time,
+        duration=format_duration,
+        percent=format_percent,
+        inert=make_inert,
+        status_class=lambda s: STATUS_CLASS.get(str(s), "muted"),
+        query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
+    )
+    env.globals["version"] = __version__
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
+    """Render a page with what every page needs: who is logged in, the CSRF token, a flash message."""
+    templates: Jinja2Templates = request.app.state.templates
+    flash = request.session.pop("flash", None) if not request.headers.get("hx-request") else None
+    base = {
+        "request": request,
+        "principal": principal_of(request),
+        "csrf": csrf_token(request),
+        "flash": flash if isinstance(flash, str) else None,
+        "now": request.app.state.clock.now(),
+        "path": request.url.path,
+    }
+    return templates.TemplateResponse(request, template, base | context, status_code=status)
+
+
+def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
+    return render(request, "error.html", {"status": status, "detail": detail}, status=status)
+
+
+def flash(request: Request, message: str) -> None:
+    request.session["flash"] = message[:300]

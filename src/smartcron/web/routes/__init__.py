@@ -1,0 +1,1 @@
+"""Routers: ``system`` (login, health probe, metrics, API docs), ``pages``, ``actions`` (forms), ``api``."""

@@ -1,0 +1,225 @@
+"""The JSON API under ``/api/v1``: the same data and actions as the pages, for scripts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from smartcron.domain.enums import ExecutionStatus
+from smartcron.web import queries
+from smartcron.web.actions import Actions
+from smartcron.web.auth import Principal, require_operator, require_viewer
+from smartcron.web.panels import scorecard_or_reason
+from smartcron.web.routes.api_models import (
+    ActivityOut,
+    AlertOut,
+    BucketOut,
+    CheckOut,
+    ExecutionOut,
+    ExecutionPage,
+    FireTimeOut,
+    HealthOut,
+    HeartbeatOut,
+    LogOut,
+    PointOut,
+    QueuedOut,
+    SeriesOut,
+    TaskDetail,
+    TaskOut,
+    TaskPage,
+    TaskStateOut,
+)
+from smartcron.web.schedule_view import describe_schedule, next_fire_times
+from smartcron.web.tasklog import read_run_log
+
+ERRORS = {
+    401: {"description": "No valid session or token"},
+    403: {"description": "Not allowed for this role, or a missing CSRF token"},
+    404: {"description": "No such object"},
+}
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)  # type: ignore[arg-type]
+Viewer = Annotated[Principal, Depends(require_viewer)]
+Operator = Annotated[Principal, Depends(require_operator)]
+TaskName = Annotated[str, Path(min_length=1, max_length=128)]
+Id = Annotated[int, Path(ge=1, le=2**62)]
+MAX_HOURS = 24 * 90
+
+
+@router.get("/tasks", response_model=TaskPage, summary="List tasks with their last run and 7-day success rate")
+def list_tasks(
+    request: Request,
+    _: Viewer,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=128, description="part of a name or description")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 100,
+) -> TaskPage:
+    state = request.app.state
+    page = queries.task_grid(
+        state.store, now=state.clock.now(), category=category, search=q, offset=offset, limit=limit
+    )
+    items = [TaskOut.of(row.task, row.runs_7d, row.successes_7d) for row in page.rows]
+    return TaskPage(items=items, total=page.total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/tasks/{name}", response_model=TaskDetail, summary="One task: settings, schedule, next runs")
+def get_task(request: Request, _: Viewer, name: TaskName) -> TaskDetail:
+    state = request.app.state
+    task = state.store.tasks.get(name)
+    now = state.clock.now()
+    runs, successes = queries.success_counts(state.store, [task.id], since=now - queries.SUCCESS_WINDOW).get(
+        task.id, (0, 0)
+    )
+    fire = next_fire_times(task.spec.schedule, task.spec.timezone or state.settings.timezone, now)
+    return TaskDetail(
+        task=TaskOut.of(task, runs, successes),
+        spec=task.spec.to_dict(),
+        schedule_in_words=describe_schedule(task.spec.schedule),
+        next_runs=[]
+        if isinstance(fire, str)
+        else [FireTimeOut(utc=f.utc, local=f.local.isoformat(), dst_change=f.dst_change) for f in fire],
+        next_runs_unavailable=fire if isinstance(fire, str) else None,
+    )
+
+
+@router.post("/tasks/{name}/run", response_model=QueuedOut, status_code=202, summary="Queue a run now")
+async def run_task(request: Request, principal: Operator, name: TaskName) -> QueuedOut:
+    queued = Actions(request.app.state.store, request.app.state.settings, principal).run_now(name)
+    return QueuedOut(task=queued.task, execution_id=queued.execution_id)
+
+
+@router.post("/tasks/{name}/pause", response_model=TaskStateOut, summary="Pause a task (no new runs)")
+async def pause_task(request: Request, principal: Operator, name: TaskName) -> TaskStateOut:
+    task = Actions(request.app.state.store, request.app.state.settings, principal).pause(name)
+    return TaskStateOut(task=task.name, paused=task.paused, next_run_at=task.next_run_at)
+
+
+@router.post("/tasks/{name}/resume", response_model=TaskStateOut, summary="Resume a paused task")
+async def resume_task(request: Request, principal: Operator, name: TaskName) -> TaskStateOut:
+    task = Actions(request.app.state.store, request.app.state.settings, principal).resume(name)
+    return TaskStateOut(task=task.name, paused=task.paused, next_run_at=task.next_run_at)
+
+
+@router.get("/executions", response_model=ExecutionPage, summary="Runs, newest first, paged by id")
+def list_executions(
+    request: Request,
+    _: Viewer,
+    task: Annotated[str | None, Query(max_length=128)] = None,
+    status: ExecutionStatus | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="only runs with a smaller id")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ExecutionPage:
+    store = request.app.state.store
+    task_id = store.tasks.get(task).id if task else None
+    runs = store.executions.list(task_id=task_id, status=status, limit=limit, before_id=before)
+    return ExecutionPage(
+        items=[ExecutionOut.of(run) for run in runs], next_before=runs[-1].id if len(runs) == limit else None
+    )
+
+
+@router.get("/executions/{execution_id}", response_model=ExecutionOut, summary="One run")
+def get_execution(request: Request, _: Viewer, execution_id: Id) -> ExecutionOut:
+    return ExecutionOut.of(request.app.state.store.executions.get(execution_id))
+
+
+@router.get("/executions/{execution_id}/log", response_model=LogOut, summary="A run's full output from its log")
+def get_execution_log(request: Request, _: Viewer, execution_id: Id) -> LogOut:
+    state = request.app.state
+    run = state.store.executions.get(execution_id)
+    task = state.store.tasks.get_by_id(run.task_id)
+    log = read_run_log(state.settings.log_dir, category=task.spec.category, name=task.name, execution_id=run.id)
+    return LogOut(execution_id=run.id, found=log.found, truncated=log.truncated, text=log.text)
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Alerts, newest first")
+def list_alerts(
+    request: Request,
+    _: Viewer,
+    active: Annotated[bool, Query(description="only open and acknowledged ones")] = False,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[AlertOut]:
+    alerts = request.app.state.store.alerts.list(active_only=active, limit=limit, before_id=before)
+    return [AlertOut.of(alert) for alert in alerts]
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert")
+async def acknowledge_alert(request: Request, principal: Operator, alert_id: Id) -> AlertOut:
+    alert = Actions(request.app.state.store, request.app.state.settings, principal).acknowledge(alert_id)
+    return AlertOut.of(alert)
+
+
+@router.get("/health", response_model=HealthOut, summary="Latest health checks, runner heartbeats, scorecard")
+def health(request: Request, _: Viewer) -> HealthOut:
+    state = request.app.state
+    now = state.clock.now()
+    card, reason = scorecard_or_reason(request)
+    return HealthOut(
+        checks=[
+            CheckOut(
+                name=c.name, status=c.status.value, value=c.result.value, message=c.result.message, at=c.at, node=c.node
+            )
+            for c in state.store.health.latest()
+        ],
+        heartbeats=[
+            HeartbeatOut(
+                node=b.name,
+                role=b.role,
+                heartbeat_at=b.heartbeat_at,
+                age_seconds=max(0.0, (now - b.heartbeat_at).total_seconds()),
+            )
+            for b in state.store.nodes.all()
+        ],
+        scorecard=card.to_dict() if card is not None and hasattr(card, "to_dict") else card,
+        scorecard_unavailable=reason,
+    )
+
+
+@router.get("/metrics/{name}", response_model=SeriesOut, summary="A metric's averages over time")
+def metric_series(
+    request: Request,
+    _: Viewer,
+    name: Annotated[str, Path(min_length=1, max_length=64)],
+    hours: Annotated[int, Query(ge=1, le=MAX_HOURS)] = 24,
+    step: Annotated[int, Query(ge=60, le=86400, description="seconds per point")] = 300,
+) -> SeriesOut:
+    state = request.app.state
+    until = state.clock.now()
+    since = until - timedelta(hours=hours)
+    step = max(step, (hours * 3600) // 2000 + 1)  # at most ~2,000 points whatever is asked
+    points = state.store.metrics.series(name, since, until, step)
+    return SeriesOut(name=name, step_seconds=step, points=[PointOut(at=p.at, value=p.value) for p in points])
+
+
+@router.get(
+    "/stats/activity",
+    response_model=ActivityOut,
+    summary="Finished runs, failures and average duration per time bucket",
+)
+def activity(
+    request: Request,
+    _: Viewer,
+    hours: Annotated[int, Query(ge=1, le=MAX_HOURS)] = 24,
+    bucket: Annotated[int, Query(ge=60, le=86400, description="seconds per bucket")] = 60,
+) -> ActivityOut:
+    state = request.app.state
+    until = state.clock.now()
+    since = until - timedelta(hours=hours)
+    bucket = max(bucket, (hours * 3600) // 2000 + 1)
+    found = queries.activity(state.store, since=since, until=until, bucket_seconds=bucket)
+    filled = queries.fill_buckets(found, since=since, until=until, width=bucket)
+    return ActivityOut(
+        bucket_seconds=bucket,
+        buckets=[
+            BucketOut(
+                start=b.start,
+                runs=b.runs,
+                failures=b.failures,
+                failure_rate=b.failure_rate,
+                avg_duration_ms=b.avg_duration_ms,
+            )
+            for b in filled
+        ],
+    )

@@ -1,0 +1,230 @@
+"""Shapes of the JSON API's answers (they are also its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from smartcron.domain.alerts import Alert
+from smartcron.domain.execution import Execution
+from smartcron.domain.task import Task
+
+
+class TaskOut(BaseModel):
+    name: str
+    category: str
+    description: str
+    schedule: str
+    timezone: str | None
+    enabled: bool
+    paused: bool
+    builtin: bool
+    priority: int
+    next_run_at: datetime | None
+    last_status: str | None
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_duration_ms: int | None
+    last_success_at: datetime | None
+    runs_7d: int
+    success_rate_7d: float | None
+
+    @classmethod
+    def of(cls, task: Task, runs_7d: int, successes_7d: int) -> TaskOut:
+        return cls(
+            name=task.name,
+            category=task.spec.category,
+            description=task.spec.description,
+            schedule=task.spec.schedule,
+            timezone=task.spec.timezone,
+            enabled=task.spec.enabled,
+            paused=task.paused,
+            builtin=task.builtin,
+            priority=task.spec.priority,
+            next_run_at=task.next_run_at,
+            last_status=task.last_status.value if task.last_status else None,
+            last_started_at=task.last_started_at,
+            last_finished_at=task.last_finished_at,
+            last_duration_ms=task.last_duration_ms,
+            last_success_at=task.last_success_at,
+            runs_7d=runs_7d,
+            success_rate_7d=successes_7d / runs_7d if runs_7d else None,
+        )
+
+
+class TaskPage(BaseModel):
+    items: list[TaskOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class FireTimeOut(BaseModel):
+    utc: datetime
+    local: str
+    dst_change: str | None
+
+
+class TaskDetail(BaseModel):
+    task: TaskOut
+    spec: dict[str, Any]
+    schedule_in_words: str
+    next_runs: list[FireTimeOut]
+    next_runs_unavailable: str | None
+
+
+class ExecutionOut(BaseModel):
+    id: int
+    task: str
+    task_id: int
+    scheduled_for: datetime
+    attempt: int
+    trigger: str
+    status: str
+    reason: str | None
+    exit_code: int | None
+    signal: int | None
+    error_category: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    cpu_user_ms: int | None
+    cpu_sys_ms: int | None
+    max_rss_kb: int | None
+    output_preview: str | None
+    output_bytes: int | None
+    truncated: bool
+    node: str | None
+    retry_of: int | None
+
+    @classmethod
+    def of(cls, run: Execution) -> ExecutionOut:
+        return cls(
+            id=run.id,
+            task=run.task_name,
+            task_id=run.task_id,
+            scheduled_for=run.scheduled_for,
+            attempt=run.attempt,
+            trigger=run.trigger.value,
+            status=run.status.value,
+            reason=run.reason,
+            exit_code=run.exit_code,
+            signal=run.signal,
+            error_category=run.error_category.value if run.error_category else None,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            duration_ms=run.duration_ms,
+            cpu_user_ms=run.cpu_user_ms,
+            cpu_sys_ms=run.cpu_sys_ms,
+            max_rss_kb=run.max_rss_kb,
+            output_preview=run.output,
+            output_bytes=run.output_bytes,
+            truncated=run.truncated,
+            node=run.node,
+            retry_of=run.retry_of,
+        )
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionOut]
+    next_before: int | None
+    """Pass as ``before`` for the next (older) page; null on the last page."""
+
+
+class LogOut(BaseModel):
+    execution_id: int
+    found: bool
+    truncated: bool
+    text: str
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    task: str | None
+    severity: str
+    state: str
+    message: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertOut:
+        return cls(
+            id=alert.id,
+            kind=alert.kind,
+            task=alert.task_name,
+            severity=alert.severity.value,
+            state=alert.state.value,
+            message=alert.message,
+            count=alert.count,
+            first_seen=alert.first_seen,
+            last_seen=alert.last_seen,
+            acknowledged_at=alert.acknowledged_at,
+            acknowledged_by=alert.acknowledged_by,
+            resolved_at=alert.resolved_at,
+        )
+
+
+class CheckOut(BaseModel):
+    name: str
+    status: str
+    value: float | None
+    message: str
+    at: datetime
+    node: str | None
+
+
+class HeartbeatOut(BaseModel):
+    node: str
+    role: str
+    heartbeat_at: datetime
+    age_seconds: float
+
+
+class HealthOut(BaseModel):
+    checks: list[CheckOut]
+    heartbeats: list[HeartbeatOut]
+    scorecard: Any
+    scorecard_unavailable: str | None
+
+
+class PointOut(BaseModel):
+    at: datetime
+    value: float | None
+
+
+class SeriesOut(BaseModel):
+    name: str
+    step_seconds: int
+    points: list[PointOut]
+
+
+class BucketOut(BaseModel):
+    start: datetime
+    runs: int
+    failures: int
+    failure_rate: float | None
+    avg_duration_ms: float | None
+
+
+class ActivityOut(BaseModel):
+    bucket_seconds: int
+    buckets: list[BucketOut]
+
+
+class QueuedOut(BaseModel):
+    task: str
+    execution_id: int
+
+
+class TaskStateOut(BaseModel):
+    task: str
+    paused: bool
+    next_run_at: datetime | None

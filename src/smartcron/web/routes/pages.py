@@ -1,0 +1,191 @@
+"""Server-rendered pages. Each full page has a ``/partials/...`` twin that htmx polls every few
+seconds, so what is shown is never more than 5 seconds old; with JavaScript off the pages read
+the same and a reload refreshes them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from smartcron.domain.enums import ExecutionStatus, Role
+from smartcron.domain.execution import Execution
+from smartcron.web import queries
+from smartcron.web.auth import Principal, require_admin, require_viewer
+from smartcron.web.panels import alert_center, health_panel
+from smartcron.web.rendering import render
+from smartcron.web.schedule_view import describe_schedule, next_fire_times
+from smartcron.web.tasklog import make_inert, read_run_log
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+Viewer = Annotated[Principal, Depends(require_viewer)]
+Admin = Annotated[Principal, Depends(require_admin)]
+ExecutionId = Annotated[int, Path(ge=1, le=2**62)]
+TaskName = Annotated[str, Path(min_length=1, max_length=128)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+Before = Annotated[int | None, Query(ge=1, le=2**62)]
+RECENT_LIMIT = 50
+
+
+def _grid_context(request: Request, category: str | None, q: str | None, offset: int) -> dict[str, Any]:
+    store = request.app.state.store
+    page = queries.task_grid(store, now=request.app.state.clock.now(), category=category, search=q, offset=offset)
+    return {
+        "page": page,
+        "filters": {"category": category or "", "q": q or ""},
+        "categories": queries.categories(store),
+        "running": store.executions.running_task_ids(),
+    }
+
+
+@router.get("/")
+def grid(
+    request: Request,
+    _: Viewer,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=128)] = None,
+    offset: Offset = 0,
+) -> Response:
+    return render(request, "grid.html", _grid_context(request, category, q, offset))
+
+
+@router.get("/partials/grid")
+def grid_partial(
+    request: Request,
+    _: Viewer,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=128)] = None,
+    offset: Offset = 0,
+) -> Response:
+    return render(request, "partials/grid.html", _grid_context(request, category, q, offset))
+
+
+def _executions_context(
+    request: Request, task: str | None, status: ExecutionStatus | None, before: int | None
+) -> dict[str, Any]:
+    store = request.app.state.store
+    task_id = store.tasks.get(task).id if task else None
+    runs = store.executions.list(task_id=task_id, status=status, limit=RECENT_LIMIT, before_id=before)
+    return {
+        "runs": runs,
+        "filters": {"task": task or "", "status": status.value if status else ""},
+        "statuses": [s.value for s in ExecutionStatus],
+        "next_before": runs[-1].id if len(runs) == RECENT_LIMIT else None,
+        "before": before,
+    }
+
+
+@router.get("/executions")
+def executions(
+    request: Request,
+    _: Viewer,
+    task: Annotated[str | None, Query(max_length=128)] = None,
+    status: ExecutionStatus | None = None,
+    before: Before = None,
+) -> Response:
+    return render(request, "executions.html", _executions_context(request, task, status, before))
+
+
+@router.get("/partials/executions")
+def executions_partial(
+    request: Request,
+    _: Viewer,
+    task: Annotated[str | None, Query(max_length=128)] = None,
+    status: ExecutionStatus | None = None,
+    before: Before = None,
+) -> Response:
+    return render(request, "partials/executions.html", _executions_context(request, task, status, before))
+
+
+def _log_context(request: Request, run: Execution) -> dict[str, Any]:
+    store = request.app.state.store
+    task = store.tasks.get_by_id(run.task_id)
+    log = read_run_log(
+        request.app.state.settings.log_dir, category=task.spec.category, name=task.name, execution_id=run.id
+    )
+    return {"run": run, "log": log, "preview": make_inert(run.output or "")}
+
+
+@router.get("/executions/{execution_id}")
+def execution_page(request: Request, _: Viewer, execution_id: ExecutionId) -> Response:
+    run = request.app.state.store.executions.get(execution_id)
+    return render(request, "execution.html", _log_context(request, run))
+
+
+@router.get("/partials/executions/{execution_id}/log")
+def execution_log_partial(request: Request, _: Viewer, execution_id: ExecutionId) -> Response:
+    run = request.app.state.store.executions.get(execution_id)
+    return render(request, "partials/log.html", _log_context(request, run))
+
+
+def _task_context(request: Request, name: str) -> dict[str, Any]:
+    state = request.app.state
+    task = state.store.tasks.get(name)
+    now = state.clock.now()
+    zone = task.spec.timezone or state.settings.timezone
+    counts = queries.success_counts(state.store, [task.id], since=now - queries.SUCCESS_WINDOW)
+    runs_7d, successes_7d = counts.get(task.id, (0, 0))
+    return {
+        "task": task,
+        "spec": task.spec.to_dict(),
+        "zone": zone,
+        "words": describe_schedule(task.spec.schedule),
+        "fire_times": next_fire_times(task.spec.schedule, zone, now),
+        "history": state.store.executions.list(task_id=task.id, limit=RECENT_LIMIT),
+        "success_rate": successes_7d / runs_7d if runs_7d else None,
+        "runs_7d": runs_7d,
+    }
+
+
+@router.get("/tasks/{name}")
+def task_page(request: Request, _: Viewer, name: TaskName) -> Response:
+    return render(request, "task.html", _task_context(request, name))
+
+
+@router.get("/partials/tasks/{name}")
+def task_partial(request: Request, _: Viewer, name: TaskName) -> Response:
+    return render(request, "partials/task_live.html", _task_context(request, name))
+
+
+@router.get("/health")
+def health(request: Request, _: Viewer) -> Response:
+    return render(request, "health.html", health_panel(request))
+
+
+@router.get("/partials/health")
+def health_partial(request: Request, _: Viewer) -> Response:
+    return render(request, "partials/health.html", health_panel(request))
+
+
+@router.get("/alerts")
+def alerts(request: Request, _: Viewer, before: Before = None) -> Response:
+    return render(request, "alerts.html", alert_center(request, before))
+
+
+@router.get("/partials/alerts")
+def alerts_partial(request: Request, _: Viewer) -> Response:
+    return render(request, "partials/alerts.html", alert_center(request, None))
+
+
+@router.get("/charts")
+def charts(request: Request, _: Viewer) -> Response:
+    return render(request, "charts.html", {"metric_names": request.app.state.store.metrics.names()})
+
+
+@router.get("/audit")
+def audit(request: Request, _: Admin, before: Before = None) -> Response:
+    entries = request.app.state.store.audit.list(limit=100, before_id=before)
+    return render(
+        request, "audit.html", {"entries": entries, "next_before": entries[-1].id if len(entries) == 100 else None}
+    )
+
+
+@router.get("/users")
+def users(request: Request, _: Admin) -> Response:
+    store = request.app.state.store
+    return render(
+        request,
+        "users.html",
+        {"users": store.users.list(), "tokens": store.tokens.list(), "roles": [r.value for r in Role]},
+    )

@@ -1,0 +1,115 @@
+// Performance charts with uPlot, fed by the JSON API. Refreshes every 5 seconds.
+"use strict";
+
+(function () {
+  var REFRESH_MS = 5000;
+  var charts = {};
+
+  function hours() {
+    var select = document.getElementById("chart-hours");
+    return select ? Number(select.value) : 24;
+  }
+
+  function width(element) {
+    return Math.max(320, element.clientWidth || 800);
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      if (!r.ok) {
+        throw new Error(url + " answered " + r.status);
+      }
+      return r.json();
+    });
+  }
+
+  function draw(key, element, title, seriesLabels, data) {
+    if (typeof window.uPlot !== "function") {
+      element.textContent = "uPlot is not installed (run web/build).";
+      return;
+    }
+    if (charts[key]) {
+      charts[key].setData(data);
+      return;
+    }
+    var colors = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2"];
+    var series = [{}];
+    seriesLabels.forEach(function (label, i) {
+      series.push({ label: label, stroke: colors[i % colors.length], width: 1.5, spanGaps: false });
+    });
+    element.textContent = "";
+    charts[key] = new window.uPlot({ title: title, width: width(element), height: 240, series: series }, data, element);
+  }
+
+  function showError(element, error) {
+    element.textContent = String(error.message || error);
+  }
+
+  function refreshActivity() {
+    var h = hours();
+    var runsEl = document.getElementById("chart-runs");
+    var durationEl = document.getElementById("chart-duration");
+    var failuresEl = document.getElementById("chart-failures");
+    var perMinute = getJSON("/api/v1/stats/activity?hours=" + h + "&bucket=60");
+    var coarse = getJSON("/api/v1/stats/activity?hours=" + h + "&bucket=" + Math.max(300, h * 60));
+    perMinute.then(function (body) {
+      var xs = [], runs = [];
+      var perBucket = body.bucket_seconds / 60;
+      body.buckets.forEach(function (b) {
+        xs.push(Date.parse(b.start) / 1000);
+        runs.push(b.runs / perBucket);
+      });
+      draw("runs", runsEl, "", ["runs per minute"], [xs, runs]);
+    }).catch(function (e) { showError(runsEl, e); });
+    coarse.then(function (body) {
+      var xs = [], duration = [], failures = [];
+      body.buckets.forEach(function (b) {
+        xs.push(Date.parse(b.start) / 1000);
+        duration.push(b.avg_duration_ms === null ? null : b.avg_duration_ms / 1000);
+        failures.push(b.failure_rate === null ? null : b.failure_rate * 100);
+      });
+      draw("duration", durationEl, "", ["average seconds"], [xs, duration]);
+      draw("failures", failuresEl, "", ["failed %"], [xs, failures]);
+    }).catch(function (e) { showError(durationEl, e); showError(failuresEl, e); });
+  }
+
+  function refreshResources() {
+    var element = document.getElementById("chart-resources");
+    if (!element) {
+      return;
+    }
+    var names = (element.getAttribute("data-metrics") || "").split(",").filter(Boolean).slice(0, 6);
+    var h = hours();
+    var step = Math.max(300, h * 30);
+    Promise.all(names.map(function (name) {
+      return getJSON("/api/v1/metrics/" + encodeURIComponent(name) + "?hours=" + h + "&step=" + step);
+    })).then(function (bodies) {
+      if (!bodies.length) {
+        return;
+      }
+      var xs = bodies[0].points.map(function (p) { return Date.parse(p.at) / 1000; });
+      var data = [xs];
+      bodies.forEach(function (body) {
+        data.push(body.points.map(function (p) { return p.value; }));
+      });
+      draw("resources", element, "", names, data);
+    }).catch(function (e) { showError(element, e); });
+  }
+
+  function refresh() {
+    refreshActivity();
+    refreshResources();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var select = document.getElementById("chart-hours");
+    if (select) {
+      select.addEventListener("change", function () {
+        Object.keys(charts).forEach(function (key) { charts[key].destroy(); delete charts[key]; });
+        refresh();
+      });
+    }
+    refresh();
+    window.setInterval(refresh, REFRESH_MS);
+  });
+})();
