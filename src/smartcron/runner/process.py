@@ -1,0 +1,272 @@
+"""The supervisor: starts task processes and watches all of them from one thread.
+
+The runner spawns (or, after a restart, adopts) processes and hears back through ``on_exit``, once
+per run. This layer knows nothing about the database or schedules. Starting a process happens in
+the caller's thread (:mod:`~smartcron.runner.launch`); watching it happens in the supervisor's
+thread (:mod:`~smartcron.runner.watcher`), which callers reach through an inbox and an eventfd.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from smartcron.clock import Clock
+from smartcron.runner.launch import LaunchFailure, ProcessSpec, launch
+from smartcron.runner.procinfo import find_processes_of, kill_group, process_alive, process_start_time
+from smartcron.runner.supervised import ProcessResult, SupervisedRun
+from smartcron.runner.watcher import ProcessWatcher, guarded, open_verified_pidfd
+
+__all__ = [
+    "ProcessResult",
+    "ProcessSpec",
+    "Spawned",
+    "Supervisor",
+    "find_processes_of",
+    "kill_group",
+    "process_alive",
+    "process_start_time",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Spawned:
+    execution_id: int
+    pid: int  # 0 when the command could not start
+    pgid: int
+    proc_start: int | None
+    started_at: datetime
+
+
+class Supervisor:
+    """Runs and watches task processes. ``spawn``, ``kill``, ``adopt`` are safe from any thread.
+
+    ``on_exit`` is called once per run, from the supervisor's own thread, after the run's log is
+    flushed and closed. Keep it short (hand the result to a queue): while it runs, no other output
+    is read and no deadline fires. Every task's environment carries ``SMARTCRON_EXECUTION_ID`` and
+    ``SMARTCRON_TASK`` (added when the caller's env lacks them): :func:`find_processes_of` relies on
+    them. Nothing else in the process may reap children with ``os.wait()`` or ``waitpid(-1)``: exit
+    statuses belong to the supervisor. Timeouts follow ``clock.monotonic()``.
+    """
+
+    def __init__(self, *, clock: Clock, on_exit: Callable[[ProcessResult], None]) -> None:
+        self._clock = clock
+        self._on_exit = on_exit
+        self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._watcher = ProcessWatcher(clock=clock, wake_fd=self._wake_fd, deliver=self._deliver)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        # Guarded by _lock:
+        self._live: set[int] = set()  # spawned or adopted, not yet reported
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._wake_pending = False
+        self._accepting = False
+        self._finishing = False
+        self._thread: threading.Thread | None = None
+        # Supervisor thread only: kills that arrived before the spawn they follow was registered.
+        self._early_kills: dict[int, str] = {}
+
+    def start(self) -> None:
+        """Start the supervising thread."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("the supervisor was already started")
+            self._accepting = True
+            self._thread = threading.Thread(target=self._loop, name="smartcron-supervisor", daemon=True)
+        self._thread.start()
+
+    def spawn(self, spec: ProcessSpec) -> Spawned:
+        """Start a task process; fast. A command that cannot start returns pid 0, reported soon."""
+        self._reserve(spec.execution_id)
+        started_at, started_mono = self._clock.now(), self._clock.monotonic()
+        try:
+            launched = launch(spec)
+        except BaseException:
+            self._release(spec.execution_id)
+            raise
+        if isinstance(launched, LaunchFailure):
+            summary = launched.output.close()
+            result = ProcessResult(
+                execution_id=spec.execution_id,
+                exit_code=launched.exit_code,
+                signal=None,
+                timed_out=False,
+                killed_reason=None,
+                spawn_error=launched.message,
+                started_at=started_at,
+                finished_at=started_at,
+                duration_ms=0,
+                cpu_user_ms=None,
+                cpu_sys_ms=None,
+                max_rss_kb=None,
+                output=summary.preview,
+                output_bytes=summary.total_bytes,
+                truncated=summary.truncated,
+            )
+            self._post(lambda: self._deliver(result))
+            return Spawned(spec.execution_id, 0, 0, None, started_at)
+        run = SupervisedRun(
+            execution_id=spec.execution_id,
+            task_name=spec.task_name,
+            pid=launched.pid,
+            pgid=launched.pid,  # a new session: the leader's pid is the group id
+            started_at=started_at,
+            started_mono=started_mono,
+            kill_grace=spec.kill_grace,
+            pidfd=launched.pidfd,
+            timeout_mono=None if spec.timeout is None else started_mono + spec.timeout,
+            popen=launched.popen,
+            pipe_fd=launched.pipe_fd,
+            output=launched.output,
+        )
+        self._post(lambda: self._watch(run))
+        return Spawned(spec.execution_id, launched.pid, launched.pid, launched.proc_start, started_at)
+
+    def kill(self, execution_id: int, reason: str) -> bool:
+        """End a run: SIGTERM to its group, SIGKILL after its grace. False when no such run is live."""
+        with self._lock:
+            if execution_id not in self._live:
+                return False
+        self._post(lambda: self._kill(execution_id, reason))
+        return True
+
+    def adopt(
+        self,
+        execution_id: int,
+        *,
+        pid: int,
+        pgid: int,
+        proc_start: int | None,
+        started_at: datetime,
+        timeout_at: datetime | None,
+        kill_grace: float,
+    ) -> bool:
+        """Supervise a live process group this runner did not spawn (after a runner restart).
+
+        Not our child: no exit status or rusage (exit_code None), no output (its pipe died with the
+        old runner). False when the leader is gone or its pid now names another process; the caller
+        then looks for leftovers with :func:`find_processes_of`.
+        """
+        if pgid <= 1 or pgid == os.getpgrp():
+            log.warning("not adopting process group %s", pgid, extra={"execution": execution_id})
+            return False
+        self._reserve(execution_id)
+        pidfd = open_verified_pidfd(pid, pgid, proc_start)
+        if pidfd is None:
+            self._release(execution_id)
+            return False
+        now, mono = self._clock.now(), self._clock.monotonic()
+        run = SupervisedRun(
+            execution_id=execution_id,
+            task_name="",
+            pid=pid,
+            pgid=pgid,
+            started_at=started_at,
+            started_mono=mono - (now - started_at).total_seconds(),
+            kill_grace=kill_grace,
+            pidfd=pidfd,
+            timeout_mono=None if timeout_at is None else mono + (timeout_at - now).total_seconds(),
+        )
+        self._post(lambda: self._watch(run))
+        return True
+
+    def running(self) -> set[int]:
+        """Execution ids spawned or adopted and not yet reported through ``on_exit``."""
+        with self._lock:
+            return set(self._live)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every run has been reported; False if ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._live, timeout)
+
+    def stop(self, grace: float) -> None:
+        """Refuse new runs, wait up to ``grace`` for running ones, kill the rest (reason
+        "shutdown"), report everything, and end the thread."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or not self._accepting:
+                return
+            if thread is threading.current_thread():
+                raise RuntimeError("stop() cannot be called from on_exit")
+            self._accepting = False
+        if not self.wait_idle(grace):
+            for execution_id in self.running():
+                self.kill(execution_id, "shutdown")
+            self.wait_idle()
+        with self._lock:
+            self._finishing = True
+        self._post(lambda: None)
+        thread.join()
+        self._watcher.close()
+        os.close(self._wake_fd)
+
+    # ----- any thread -----
+
+    def _reserve(self, execution_id: int) -> None:
+        with self._lock:
+            if not self._accepting:
+                raise RuntimeError("the supervisor is not running")
+            if execution_id in self._live:
+                raise ValueError(f"execution {execution_id} is already running")
+            self._live.add(execution_id)
+
+    def _release(self, execution_id: int) -> None:
+        with self._lock:
+            self._live.discard(execution_id)
+            if not self._live:
+                self._idle.notify_all()
+
+    def _post(self, action: Callable[[], None]) -> None:
+        with self._lock:
+            self._inbox.append(action)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            os.eventfd_write(self._wake_fd, 1)
+
+    # ----- the supervisor thread -----
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                work_waiting = bool(self._inbox)
+            self._watcher.handle_events(block=not work_waiting)
+            with self._lock:
+                actions = list(self._inbox)
+                self._inbox.clear()
+                self._wake_pending = False
+            for action in actions:
+                guarded(action)
+            with self._lock:
+                if self._finishing and not self._inbox and not self._watcher.watching:
+                    return
+
+    def _watch(self, run: SupervisedRun) -> None:
+        self._watcher.watch(run)
+        reason = self._early_kills.pop(run.execution_id, None)
+        if reason is not None:
+            self._watcher.kill(run.execution_id, reason)
+
+    def _kill(self, execution_id: int, reason: str) -> None:
+        if not self._watcher.kill(execution_id, reason):
+            with self._lock:
+                still_coming = execution_id in self._live
+            if still_coming:  # kill() overtook the registration of the spawn it follows
+                self._early_kills[execution_id] = reason
+
+    def _deliver(self, result: ProcessResult) -> None:
+        try:
+            self._on_exit(result)
+        except Exception:
+            log.exception("on_exit failed", extra={"execution": result.execution_id, "action": "report"})
+        finally:
+            self._early_kills.pop(result.execution_id, None)
+            self._release(result.execution_id)

@@ -1,0 +1,186 @@
+"""Starting a task process: argv or shell, its own group, stdin, one output stream, cwd, env, status."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smartcron.runner.process import ProcessResult, ProcessSpec, process_alive, process_start_time
+from tests.runner.process_harness import PYTHON, SupervisorHarness
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[SupervisorHarness]:
+    with SupervisorHarness(tmp_path) as started:
+        yield started
+
+
+def test_argv_runs_without_a_shell(harness: SupervisorHarness) -> None:
+    result = harness.run("echo", "$HOME", "a;b", "*")
+
+    assert result.exit_code == 0
+    assert result.output == "$HOME a;b *\n"
+
+
+def test_shell_command_runs_through_sh(harness: SupervisorHarness) -> None:
+    result = harness.run("echo $((1 + 2)) | tr 3 x", shell=True)
+
+    assert result.output == "x\n"
+
+
+def test_child_leads_its_own_process_group_and_reads_an_empty_stdin(harness: SupervisorHarness) -> None:
+    code = "import os, sys; print(os.getpid(), os.getpgrp(), os.getsid(0), repr(sys.stdin.read()))"
+    spec, spawned = harness.spawn(PYTHON, "-c", code)
+    result = harness.result(spec.execution_id)
+
+    pid, pgid, sid, stdin = result.output.split()
+    assert int(pid) == int(pgid) == int(sid) == spawned.pid == spawned.pgid
+    assert int(pgid) != os.getpgrp()
+    assert stdin == "''"
+
+
+def test_stdout_and_stderr_go_to_the_log_after_a_header_line(harness: SupervisorHarness) -> None:
+    spec = harness.spec("echo out; echo err >&2; echo again", shell=True, header="=== first ===")
+    harness.supervisor.spawn(spec)
+    harness.result(spec.execution_id)
+    second = harness.spec("echo later", shell=True, header="=== second ===", log_path=spec.log_path)
+    harness.supervisor.spawn(second)
+    harness.result(second.execution_id)
+
+    assert spec.log_path.read_text() == "=== first ===\nout\nerr\nagain\n=== second ===\nlater\n"
+
+
+def test_header_is_written_even_when_the_task_prints_nothing(harness: SupervisorHarness) -> None:
+    spec = harness.spec("true", header="=== quiet ===")
+    harness.supervisor.spawn(spec)
+    result = harness.result(spec.execution_id)
+
+    assert spec.log_path.read_text() == "=== quiet ===\n"
+    assert (result.output, result.output_bytes, result.truncated) == ("", 0, False)
+
+
+def test_child_gets_the_working_directory_and_exactly_the_given_environment(
+    harness: SupervisorHarness, tmp_path: Path
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "GREETING": "hello world"}
+    result = harness.run("sh", "-c", "pwd; env", cwd=str(tmp_path), env=env, execution_id=41, task_name="nightly")
+
+    cwd, *variables = result.output.splitlines()
+    assert cwd == str(tmp_path)
+    # sh itself adds PWD; everything else is what the runner passed plus the two smartcron variables.
+    assert sorted(v for v in variables if not v.startswith("PWD=")) == [
+        "GREETING=hello world",
+        "PATH=/usr/bin:/bin",
+        "SMARTCRON_EXECUTION_ID=41",
+        "SMARTCRON_TASK=nightly",
+    ]
+
+
+def test_smartcron_variables_from_the_caller_are_kept(harness: SupervisorHarness) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SMARTCRON_EXECUTION_ID": "7", "SMARTCRON_TASK": "given"}
+    result = harness.run("sh", "-c", "echo $SMARTCRON_EXECUTION_ID $SMARTCRON_TASK", env=env, execution_id=7)
+
+    assert result.output == "7 given\n"
+
+
+def test_exit_code_is_reported(harness: SupervisorHarness) -> None:
+    result = harness.run("exit 3", shell=True)
+
+    assert (result.exit_code, result.signal, result.timed_out, result.spawn_error) == (3, None, False, None)
+
+
+def test_death_by_signal_reports_the_signal_and_no_exit_code(harness: SupervisorHarness) -> None:
+    result = harness.run("kill -KILL $$", shell=True)
+
+    assert (result.exit_code, result.signal) == (None, signal.SIGKILL)
+
+
+def test_peak_memory_and_cpu_time_come_from_the_kernel(harness: SupervisorHarness) -> None:
+    # 300 MB touched (bytes * n writes every page), then a CPU-bound loop.
+    code = "data = b'x' * (300 * 1024 * 1024); total = sum(range(20_000_000))"
+    result = harness.run(PYTHON, "-c", code)
+
+    assert result.exit_code == 0
+    assert result.max_rss_kb is not None and result.max_rss_kb >= 300 * 1024
+    assert result.cpu_user_ms is not None and result.cpu_user_ms >= 100
+    assert result.cpu_sys_ms is not None
+
+
+def test_times_and_duration_are_reported(harness: SupervisorHarness) -> None:
+    spec, spawned = harness.spawn("sleep 0.2", shell=True)
+    result = harness.result(spec.execution_id)
+
+    assert result.started_at == spawned.started_at
+    assert result.finished_at > result.started_at
+    assert result.duration_ms >= 200
+    assert result.started_at.utcoffset() is not None
+
+
+def test_spawned_process_is_identified_by_pid_and_start_time(harness: SupervisorHarness) -> None:
+    spec, spawned = harness.spawn("sleep", "600")
+
+    assert spawned.proc_start is not None
+    assert process_start_time(spawned.pid) == spawned.proc_start
+    assert process_alive(spawned.pid, spawned.proc_start)
+    assert not process_alive(spawned.pid, spawned.proc_start + 1)  # same pid, another process
+    harness.supervisor.kill(spec.execution_id, "operator")
+    harness.result(spec.execution_id)
+    assert not process_alive(spawned.pid, spawned.proc_start)
+
+
+def test_an_execution_id_cannot_run_twice_at_once(harness: SupervisorHarness) -> None:
+    spec, _ = harness.spawn("sleep", "600")
+
+    with pytest.raises(ValueError, match="already running"):
+        harness.supervisor.spawn(spec)
+    harness.supervisor.kill(spec.execution_id, "operator")
+    harness.result(spec.execution_id)
+
+
+def test_a_failing_on_exit_does_not_stop_supervision(tmp_path: Path) -> None:
+    def explode(result: ProcessResult) -> None:
+        if result.execution_id == 1:
+            raise RuntimeError("the database is on fire")
+
+    with SupervisorHarness(tmp_path, on_exit=explode) as harness:
+        first = harness.run("true", execution_id=1)
+        second = harness.run("echo", "still here", execution_id=2)
+
+    assert first.exit_code == 0
+    assert second.output == "still here\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"argv": ()}, "argv"),
+        ({"shell": True}, "shell string"),
+        ({"timeout": 0.0}, "timeout"),
+        ({"max_memory_mb": 0}, "max_memory_mb"),
+        ({"nice": 20}, "nice"),
+    ],
+)
+def test_an_impossible_process_spec_is_refused(overrides: dict[str, object], problem: str) -> None:
+    fields: dict[str, object] = {
+        "execution_id": 1,
+        "task_name": "t",
+        "argv": ("echo", "a"),
+        "shell": False,
+        "cwd": None,
+        "env": {},
+        "timeout": None,
+        "kill_grace": 1.0,
+        "max_memory_mb": None,
+        "max_cpu_seconds": None,
+        "nice": None,
+        "log_path": Path("/nonexistent/t.log"),
+        "header": "h",
+    }
+    fields.update(overrides)
+
+    with pytest.raises(ValueError, match=problem):
+        ProcessSpec(**fields)  # type: ignore[arg-type]
