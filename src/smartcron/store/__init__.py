@@ -15,11 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smartcron.errors import StoreUnavailableError
+from smartcron.store.alerts import AlertRepository, AlertRuleRepository
 from smartcron.store.audit import AuditRepository
 from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
 from smartcron.store.health import HealthRepository, MetricRepository
 from smartcron.store.nodes import NodeRepository
+from smartcron.store.notifications import NotificationRepository
 from smartcron.store.tasks import TaskRepository
 from smartcron.store.users import TokenRepository, UserRepository
 
@@ -33,6 +35,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.tasks = TaskRepository(engine)
+        self.alerts, self.alert_rules = AlertRepository(engine), AlertRuleRepository(engine)
+        self.notifications = NotificationRepository(engine)
         self.executions = ExecutionRepository(engine)
         self.nodes = NodeRepository(engine)
         self.audit = AuditRepository(engine)

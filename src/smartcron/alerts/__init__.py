@@ -1,0 +1,1 @@
+"""Alerts: policy (severity, delay, dedup, rules) -> notification rows -> dispatcher -> channels."""
