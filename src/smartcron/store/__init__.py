@@ -22,6 +22,7 @@ from smartcron.store.executions import ExecutionRepository
 from smartcron.store.health import HealthRepository, MetricRepository
 from smartcron.store.nodes import NodeRepository
 from smartcron.store.notifications import NotificationRepository
+from smartcron.store.run_stats import RunStatistics
 from smartcron.store.tasks import TaskRepository
 from smartcron.store.users import TokenRepository, UserRepository
 
@@ -42,6 +43,7 @@ class Store:
         self.audit = AuditRepository(engine)
         self.health = HealthRepository(engine)
         self.metrics = MetricRepository(engine)
+        self.run_stats = RunStatistics(engine)
         self.users = UserRepository(engine)
         self.tokens = TokenRepository(engine)
 

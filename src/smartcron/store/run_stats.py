@@ -1,0 +1,136 @@
+"""Read-only figures over run history for the scorecard and the daily report.
+
+Everything is aggregated in SQL over ``smart_cron_executions`` (indexed by ``finished_at``), so the
+numbers stay cheap with a million rows. A *slot* is a first attempt with its retries
+(``coalesce(retry_of, id)``): after retries it succeeded if any attempt succeeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.engine import Engine
+
+from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.execution import Execution
+from smartcron.store.executions import row_to_execution
+from smartcron.store.schema import executions as e
+from smartcron.store.schema import tasks as t
+
+TASK_FAILURES = (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value, ExecutionStatus.ABANDONED.value)
+"""Failures of the task itself; ``killed`` is left out, since runs are killed on purpose (replaced, by
+an operator) far more often than by accident."""
+LIVE = (ExecutionStatus.SCHEDULED.value, ExecutionStatus.RUNNING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotOutcomes:
+    succeeded: int
+    failed: int
+
+    @property
+    def decided(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def success_rate(self) -> float | None:
+        """Percent of decided slots that succeeded, None when no slot was decided."""
+        return 100.0 * self.succeeded / self.decided if self.decided else None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDurations:
+    task_id: int
+    task_name: str
+    category: str
+    timeout: int
+    runs: int
+    average_ms: float
+    max_ms: int
+
+
+def _flag(condition: Any) -> Any:
+    return func.max(case((condition, 1), else_=0))
+
+
+class RunStatistics:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def slot_outcomes(self, since: datetime, until: datetime) -> SlotOutcomes:
+        """Slots first scheduled in [since, until) by outcome after retries. Slots with an attempt
+        still scheduled or running are undecided and not counted."""
+        root = func.coalesce(e.c.retry_of, e.c.id)
+        per_slot = (
+            select(
+                _flag(e.c.status == ExecutionStatus.SUCCESS.value).label("ok"),
+                _flag(e.c.status.in_(TASK_FAILURES)).label("bad"),
+                _flag(e.c.status.in_(LIVE)).label("live"),
+            )
+            .where(e.c.scheduled_for >= since, e.c.scheduled_for < until)
+            .group_by(root)
+            .subquery()
+        )
+        query = select(
+            func.coalesce(func.sum(per_slot.c.ok), 0),
+            func.coalesce(
+                func.sum(case(((per_slot.c.ok == 0) & (per_slot.c.bad == 1) & (per_slot.c.live == 0), 1), else_=0)), 0
+            ),
+        )
+        with self._engine.connect() as conn:
+            succeeded, failed = conn.execute(query).one()
+        return SlotOutcomes(int(succeeded), int(failed))
+
+    def status_counts(self, since: datetime, until: datetime) -> dict[ExecutionStatus, int]:
+        """Runs that ended in [since, until), per final status."""
+        query = (
+            select(e.c.status, func.count())
+            .where(e.c.finished_at >= since, e.c.finished_at < until)
+            .group_by(e.c.status)
+        )
+        with self._engine.connect() as conn:
+            return {ExecutionStatus(status): int(n) for status, n in conn.execute(query)}
+
+    def failures(self, since: datetime, until: datetime, *, limit: int = 100) -> list[Execution]:
+        """Runs that failed (failed, timeout, abandoned) in [since, until), newest first."""
+        query = (
+            select(e, t.c.name.label("task_name"))
+            .join(t, t.c.id == e.c.task_id)
+            .where(e.c.finished_at >= since, e.c.finished_at < until, e.c.status.in_(TASK_FAILURES))
+            .order_by(e.c.finished_at.desc(), e.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+    def durations(self, since: datetime, until: datetime, *, limit: int | None = None) -> list[TaskDurations]:
+        """Per task, duration of the runs that ended in [since, until) with a duration, slowest
+        average first."""
+        average = func.avg(e.c.duration_ms)
+        query = (
+            select(
+                t.c.id,
+                t.c.name,
+                t.c.category,
+                t.c.timeout,
+                func.count().label("runs"),
+                average.label("average_ms"),
+                func.max(e.c.duration_ms).label("max_ms"),
+            )
+            .join(t, t.c.id == e.c.task_id)
+            .where(e.c.finished_at >= since, e.c.finished_at < until, e.c.duration_ms.is_not(None))
+            .group_by(t.c.id, t.c.name, t.c.category, t.c.timeout)
+            .order_by(average.desc(), t.c.name)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._engine.connect() as conn:
+            return [
+                TaskDurations(
+                    int(r.id), r.name, r.category, int(r.timeout), int(r.runs), float(r.average_ms), int(r.max_ms)
+                )
+                for r in conn.execute(query)
+            ]

@@ -1,0 +1,185 @@
+"""Dead, hung and stale runs, with real processes, on every database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from smartcron.config import Settings
+from smartcron.domain.enums import CheckStatus, ErrorCategory, ExecutionStatus, Trigger
+from smartcron.domain.health import CheckResult
+from smartcron.monitor.service import HealthMonitor
+from smartcron.runner.procinfo import live_group_members
+from smartcron.store import Store
+from smartcron.store.executions import SlotClaim
+from tests.conftest import utc
+from tests.monitor.conftest import QUIET, Processes, add_task, minutes, running_row
+
+NOW = utc(2026, 3, 2, 9, 0)
+
+
+def check(results: list[CheckResult], name: str) -> CheckResult:
+    return next(result for result in results if result.name == name)
+
+
+def test_a_run_whose_supervisor_was_killed_is_abandoned_in_one_health_run(
+    store: Store, settings: Settings, processes: Processes
+) -> None:
+    task_id = add_task(store, now=NOW)
+    task_process = processes.start("sleep", "600")
+    supervisor = processes.start("sleep", "600")
+    row = running_row(
+        store, task_id, node=settings.node, started=NOW - minutes(2), lease_until=NOW + minutes(1), pid=task_process.pid
+    )
+    store.nodes.beat(settings.node, "tick", now=NOW - timedelta(seconds=20), pid=supervisor.pid)
+    # kill -9 of the supervisor; its task process went with it.
+    processes.kill9(supervisor)
+    processes.kill9(task_process)
+
+    report = HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    got = store.executions.get(row.id)
+    assert (got.status, got.reason, got.error_category) == (
+        ExecutionStatus.ABANDONED,
+        "process gone",
+        ErrorCategory.RECOVERABLE,
+    )
+    assert got.finished_at == NOW and got.duration_ms == 120_000
+    dead = check(report.checks, "dead_tasks")
+    assert (dead.status, dead.value) == (CheckStatus.WARN, 1)
+    assert "sync" in dead.message
+    assert store.tasks.get("sync").last_status is ExecutionStatus.ABANDONED
+
+
+def test_a_finished_process_is_left_to_its_live_supervisor(
+    store: Store, settings: Settings, processes: Processes
+) -> None:
+    task_id = add_task(store, now=NOW)
+    task_process = processes.start("sleep", "600")
+    supervisor = processes.start("sleep", "600")
+    row = running_row(
+        store, task_id, node=settings.node, started=NOW - minutes(2), lease_until=NOW + minutes(1), pid=task_process.pid
+    )
+    store.nodes.beat(settings.node, "runner", now=NOW - timedelta(seconds=5), pid=supervisor.pid)
+    # The task exited a moment ago; its runner is alive and about to record the real outcome.
+    processes.kill9(task_process)
+
+    report = HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    assert store.executions.get(row.id).status is ExecutionStatus.RUNNING
+    assert check(report.checks, "dead_tasks").status is CheckStatus.OK
+
+
+def test_a_live_process_keeps_its_run_even_without_a_supervisor(
+    store: Store, settings: Settings, processes: Processes
+) -> None:
+    task_id = add_task(store, now=NOW)
+    task_process = processes.start("sleep", "600")
+    row = running_row(
+        store, task_id, node=settings.node, started=NOW - minutes(2), lease_until=NOW - minutes(1), pid=task_process.pid
+    )
+
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    assert store.executions.get(row.id).status is ExecutionStatus.RUNNING
+    assert task_process.poll() is None
+
+
+def test_runs_of_other_nodes_are_abandoned_only_when_their_lease_expired(store: Store, settings: Settings) -> None:
+    task_id = add_task(store, now=NOW)
+    other = add_task(store, "other", now=NOW)
+    expired = running_row(
+        store, task_id, node="elsewhere", started=NOW - minutes(5), lease_until=NOW - minutes(1), pid=None, token="a"
+    )
+    current = running_row(
+        store, other, node="elsewhere", started=NOW - minutes(5), lease_until=NOW + minutes(1), pid=None, token="b"
+    )
+
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    got = store.executions.get(expired.id)
+    assert got.status is ExecutionStatus.ABANDONED
+    assert got.reason is not None and "elsewhere" in got.reason
+    assert store.executions.get(current.id).status is ExecutionStatus.RUNNING
+
+
+def test_a_run_begun_but_never_attached_is_abandoned_once_the_spawn_cannot_be_in_progress(
+    store: Store, settings: Settings
+) -> None:
+    task_id = add_task(store, now=NOW)
+    other = add_task(store, "other", now=NOW)
+    crashed = running_row(
+        store, task_id, node=settings.node, started=NOW - minutes(5), lease_until=NOW - minutes(4), token="a"
+    )
+    spawning = running_row(
+        store, other, node=settings.node, started=NOW - timedelta(seconds=1), lease_until=NOW + minutes(1), token="b"
+    )
+
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    assert store.executions.get(crashed.id).status is ExecutionStatus.ABANDONED
+    assert store.executions.get(spawning.id).status is ExecutionStatus.RUNNING
+
+
+def test_a_hung_process_group_is_killed_and_the_run_marked_timeout(
+    store: Store, settings: Settings, processes: Processes
+) -> None:
+    task_id = add_task(store, now=NOW, timeout=60, kill_grace=10)
+    hung = processes.start("sh", "-c", "sleep 600 & sleep 600; wait")
+    supervisor = processes.start("sleep", "600")
+    store.nodes.beat(settings.node, "runner", now=NOW - timedelta(seconds=5), pid=supervisor.pid)
+    # Started 60 s timeout + 10 s grace + the 60 s margin + 1 s ago: the runner failed to end it.
+    started = NOW - timedelta(seconds=131)
+    row = running_row(store, task_id, node=settings.node, started=started, lease_until=NOW + minutes(1), pid=hung.pid)
+
+    report = HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    hung.wait(timeout=30)
+    assert live_group_members(hung.pid) == []
+    got = store.executions.get(row.id)
+    assert (got.status, got.error_category) == (ExecutionStatus.TIMEOUT, ErrorCategory.RECOVERABLE)
+    assert got.reason is not None and got.reason.startswith("hung")
+    assert (check(report.checks, "hung_tasks").status, check(report.checks, "hung_tasks").value) == (
+        CheckStatus.WARN,
+        1,
+    )
+    assert check(report.checks, "dead_tasks").value == 0
+
+
+def test_a_run_within_timeout_and_grace_is_not_hung(store: Store, settings: Settings, processes: Processes) -> None:
+    task_id = add_task(store, now=NOW, timeout=60, kill_grace=10)
+    busy = processes.start("sleep", "600")
+    started = NOW - timedelta(seconds=129)
+    row = running_row(store, task_id, node=settings.node, started=started, lease_until=NOW + minutes(1), pid=busy.pid)
+
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    assert store.executions.get(row.id).status is ExecutionStatus.RUNNING
+    assert busy.poll() is None
+
+
+def test_a_queued_run_with_no_runner_alive_is_recorded_missed_after_the_bound(store: Store, settings: Settings) -> None:
+    task_id = add_task(store, now=NOW)
+    old_slot, recent_slot = NOW - timedelta(seconds=3601), NOW - minutes(10)
+    store.executions.claim(
+        [SlotClaim(task_id, old_slot, Trigger.SCHEDULE), SlotClaim(task_id, recent_slot, Trigger.SCHEDULE)],
+        node=settings.node,
+        token="c",
+        now=old_slot,
+    )
+
+    report = HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    statuses = {row.scheduled_for: row.status for row in store.executions.list(task_id=task_id)}
+    assert statuses == {old_slot: ExecutionStatus.MISSED, recent_slot: ExecutionStatus.SCHEDULED}
+    assert check(report.checks, "stale_runs").value == 1
+
+
+def test_queued_runs_wait_while_a_runner_is_alive(store: Store, settings: Settings) -> None:
+    task_id = add_task(store, now=NOW)
+    old_slot = NOW - timedelta(hours=3)
+    store.executions.claim([SlotClaim(task_id, old_slot, Trigger.SCHEDULE)], node="a", token="c", now=old_slot)
+    store.nodes.beat("a", "tick", now=NOW - timedelta(seconds=30))
+
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    assert [row.status for row in store.executions.list(task_id=task_id)] == [ExecutionStatus.SCHEDULED]
