@@ -1,0 +1,67 @@
+"""``smartcron run`` (the daemon) and ``smartcron tick`` (one pass, for cron)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+
+import click
+
+from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
+from smartcron.logs import configure
+
+
+@click.command("run")
+@click.option("--verbose", "-v", is_flag=True, help="Log debug lines too.")
+@click.option("--quiet", "-q", is_flag=True, help="Log only to the log files, not to stderr.")
+@pass_app
+def run_cmd(app: AppContext, verbose: bool, quiet: bool) -> None:
+    """Run the scheduler daemon in the foreground.
+
+    Wakes at each slot (6-field schedules with seconds work), runs every due task in its own
+    process, records every run, picks up manual runs within a second, and writes a heartbeat.
+    SIGTERM or Ctrl-C: stops claiming, lets running tasks finish (runner.shutdown_grace
+    seconds), kills the rest, records everything and exits 0. Logs go to master.log.
+    """
+    from smartcron.runner.daemon import Daemon
+    from smartcron.runner.dbclock import DatabaseClock
+
+    settings = app.settings
+    configure(settings.log_dir, "runner", verbose=verbose, console=not quiet)
+    store = app.store
+    clock = DatabaseClock(store)
+    clock.sync()
+    daemon = Daemon(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd())
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        daemon.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    daemon.run()
+
+
+@click.command("tick")
+@json_option
+@pass_app
+def tick_cmd(app: AppContext, as_json: bool) -> None:
+    """One scheduling pass, for the crontab line `* * * * * smartcron tick`.
+
+    Runs and records the due tasks exactly as the daemon would, then waits for the runs it
+    started (and their retries) to end. Overlapping ticks, or a tick beside the daemon, never run
+    a slot twice. `smartcron install` writes the crontab line.
+    """
+    from smartcron.runner.dbclock import DatabaseClock
+    from smartcron.runner.tick import run_tick
+
+    settings = app.settings
+    configure(settings.log_dir, "tick")
+    store = app.store
+    clock = DatabaseClock(store)
+    clock.sync()
+    report = run_tick(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd())
+    if as_json:
+        echo_json(
+            {"due": report.due, "claimed": report.claimed, "started": report.started, "recovered": report.recovered}
+        )

@@ -1,0 +1,167 @@
+"""``smartcron run``: the runner daemon.
+
+The loop sleeps on the monotonic clock until the earliest of: the next ``next_run_at`` in the
+store, the next retry it owes, one second (manual runs queued by the CLI or the web are picked up
+within it), the next heartbeat; a run ending wakes it early. It then makes one pass
+(``Engine.run_pass``). Sleeping is recomputed every second at most, so a wall-clock jump neither
+hangs the loop nor fires a burst: slots it jumped over are planned by the catch-up policy.
+
+Every ``runner_heartbeat_interval``: heartbeat, lease renewal, runs of dead runners (this node's
+with expired leases, other nodes' that went silent), and the offset to the database's clock.
+Background threads, never on the path to a slot: alert sending (every second), custom alert rules
+(every 30 s), the health monitor (every 5 minutes).
+
+On ``request_stop`` (SIGTERM, SIGINT): no more claiming; running tasks get up to
+``runner_shutdown_grace`` seconds, the rest are killed (recorded ``killed``, reason shutdown);
+everything is recorded, retries still owed are claimed for the next runner, and ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from smartcron.clock import Clock
+from smartcron.config import Settings
+from smartcron.errors import StoreError
+from smartcron.runner.alert_hooks import AlertHook, AlertSender, run_health_checks
+from smartcron.runner.dbclock import DatabaseClock
+from smartcron.runner.engine import Engine
+from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.tick import POLL_SECONDS, maintain
+from smartcron.store import Store
+
+log = logging.getLogger(__name__)
+
+ALERT_SEND_SECONDS = 1.0
+ALERT_RULES_SECONDS = 30.0
+HEALTH_SECONDS = 300.0
+LONGEST_BACKOFF = 30.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Clock,
+        base_env: Mapping[str, str],
+        cwd: str,
+        rng: random.Random | None = None,
+        background: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.engine = Engine(settings, store, clock=clock, role="runner", base_env=base_env, cwd=cwd, rng=rng)
+        self._stopping = threading.Event()
+        self._background = background
+        self._threads: list[threading.Thread] = []
+
+    def request_stop(self) -> None:
+        """Stop claiming and shut down (safe from a signal handler)."""
+        self._stopping.set()
+        self.engine.wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run(self, *, until: datetime | None = None) -> None:
+        """Run until ``request_stop`` (or until the clock reaches ``until``: for tests)."""
+        engine = self.engine
+        engine.start()
+        now = self.clock.now()
+        engine.beat(now)
+        recover_own_rows(engine, now, startup=True)
+        reclaim_stale_nodes(engine, now)
+        log.info("runner started on node %s", engine.node, extra={"node": engine.node, "action": "start"})
+        if self._background:
+            self._start_background()
+        try:
+            self._loop(until)
+        finally:
+            self._shutdown()
+
+    def _loop(self, until: datetime | None) -> None:
+        clock = self.clock
+        interval = self.settings.runner_heartbeat_interval
+        next_beat = clock.monotonic() + interval
+        failures = 0
+        while not self.stopping:
+            now = clock.now()
+            if until is not None and now >= until:
+                return
+            try:
+                self.engine.run_pass(now)
+                if clock.monotonic() >= next_beat:
+                    next_beat = clock.monotonic() + interval
+                    maintain(self.engine, now, heartbeat=True)
+                    if isinstance(clock, DatabaseClock):
+                        clock.sync()
+                wake_at = self._next_wake(now, until)
+                failures = 0
+            except (SQLAlchemyError, StoreError) as exc:
+                failures += 1
+                pause = min(LONGEST_BACKOFF, 0.5 * 2**failures)
+                log.error(
+                    "pass failed, next try in %.1f s: %s", pause, str(exc).splitlines()[0], extra={"action": "pass"}
+                )
+                wake_at = clock.now() + timedelta(seconds=pause)
+            delay = min((wake_at - clock.now()).total_seconds(), next_beat - clock.monotonic())
+            clock.sleep(max(0.0, delay), self.engine.wake)
+            self.engine.wake.clear()
+
+    def _next_wake(self, now: datetime, until: datetime | None) -> datetime:
+        candidates = [now + timedelta(seconds=POLL_SECONDS)]
+        next_slot = self.store.tasks.next_wakeup()
+        if next_slot is not None:
+            candidates.append(next_slot)
+        retry_at = self.engine.next_retry_at()
+        if retry_at is not None:
+            candidates.append(retry_at)
+        if until is not None:
+            candidates.append(until)
+        return min(candidates)
+
+    def _shutdown(self) -> None:
+        log.info("stopping: waiting up to %s s for running tasks", self.settings.runner_shutdown_grace,
+                 extra={"action": "stop"})  # fmt: skip
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join()
+        self.engine.stop(grace=self.settings.runner_shutdown_grace)
+        try:
+            self.engine.beat(self.clock.now(), active=False)
+        except (SQLAlchemyError, StoreError):
+            log.warning("could not write the last heartbeat", extra={"action": "stop"})
+        log.info("runner stopped", extra={"action": "stop"})
+
+    # -- background chores ------------------------------------------------------------------------
+
+    def _start_background(self) -> None:
+        sender = AlertSender(self.store, self.settings, node=self.engine.node)
+        rules = AlertHook(self.store, self.settings)
+        chores: list[tuple[str, float, Callable[[datetime], object]]] = [
+            ("alerts", ALERT_SEND_SECONDS, sender.send),
+            ("alert-rules", ALERT_RULES_SECONDS, rules.evaluate_rules),
+            ("health", HEALTH_SECONDS, lambda now: run_health_checks(self.store, self.settings, now)),
+        ]
+        for name, every, chore in chores:
+            thread = threading.Thread(target=self._repeat, args=(every, chore), name=f"smartcron-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _repeat(self, every: float, chore: Callable[[datetime], object]) -> None:
+        # Real time, not the injected clock: these chores pace themselves and never decide slots.
+        while not self._stopping.wait(every):
+            try:
+                chore(self.clock.now())
+            except Exception:
+                log.exception("background chore failed", extra={"action": "background"})

@@ -1,0 +1,466 @@
+"""One scheduling pass and the recording of its runs, shared by the daemon, ``tick`` and manual runs.
+
+A pass (DESIGN 3): read the due tasks, plan their slots (``domain.planning``), decide overlap
+(``domain.overlap``), claim every row with one batched insert (the unique slot key makes a lost race
+harmless), start the ``scheduled`` rows that may start (``begin`` compare-and-swap, spawn, record
+the pids), and move each task's ``next_run_at`` forward (compare-and-swap). Rows claimed but not
+started (queued behind a running run, a catch-up chain) stay ``scheduled`` and any runner starts
+them later. Ended runs come back from the supervisor's thread and are written by the recorder
+thread; a recoverable failure is remembered as a retry due at its backoff time and claimed like a
+slot when due, so no retry runs twice either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import signal
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from smartcron import __version__
+from smartcron.clock import Clock
+from smartcron.config import Settings
+from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.execution import Execution, Outcome
+from smartcron.domain.overlap import REPLACED_REASON, SKIPPED_REASON, TaskActivity, choose_starts, decide_overlap
+from smartcron.domain.planning import plan_slots
+from smartcron.domain.schedule import Schedule, parse_schedule
+from smartcron.domain.task import Task
+from smartcron.errors import ScheduleError
+from smartcron.runner.alert_hooks import AlertHook
+from smartcron.runner.env import process_spec
+from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
+from smartcron.runner.process import ProcessResult, Supervisor
+from smartcron.runner.procinfo import kill_group
+from smartcron.runner.recorder import Record, Recorder
+from smartcron.runner.retries import RetryBook
+from smartcron.store import Store
+from smartcron.store.executions import Finish, SlotClaim, Start
+
+log = logging.getLogger(__name__)
+
+ATTACH_BATCH = 64
+"""Pids are written after this many spawns (and at the end of a start), bounding what a crash
+between spawning and recording leaves for recovery to find by environment."""
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What the engine remembers about a run it started, adopted or ended."""
+
+    execution: Execution
+    task: Task
+    token: str | None
+    record: Record | None = None
+    attached: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def mark_attached(self) -> None:
+        """The row holds the run's pid (or needs none): its outcome may now be written."""
+        with self._lock:
+            self.attached = True
+            if self.record is not None:
+                self.record.ready.set()
+
+    def hand_over(self, record: Record) -> None:
+        with self._lock:
+            self.record = record
+            if self.attached:
+                record.ready.set()
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    due: int = 0
+    claimed: int = 0
+    started: int = 0
+
+
+class Engine:
+    """Plans, claims, starts and records runs for one node. Thread-safe where it says so."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Clock,
+        role: str,
+        base_env: Mapping[str, str],
+        cwd: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.role = role
+        self.node = settings.node
+        self.lease_token = new_token()
+        self.started_at = clock.now()
+        self.wake = threading.Event()
+        """Set when something happened that a sleeping loop should act on (a run ended, a retry)."""
+        self._base_env = dict(base_env)
+        self._cwd = cwd
+        self._lock = threading.Lock()
+        self._runs: dict[int, RunContext] = {}
+        self.retries = RetryBook(rng or random.Random())
+        self._claimed_waiting: set[int] = set()
+        self._reported_schedules: set[tuple[int, str]] = set()
+        self._alerts = AlertHook(store, settings)
+        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
+        self.recorder = Recorder(store, on_done=self._on_recorded)
+
+    def start(self) -> None:
+        self.supervisor.start()
+        self.recorder.start()
+
+    # -- a pass -----------------------------------------------------------------------------------
+
+    def run_pass(self, now: datetime, *, plan: bool = True, only: set[int] | None = None) -> PassReport:
+        """Plan due slots (unless ``plan`` is False), claim them and due retries, start what may start.
+
+        ``only`` restricts starting to those execution ids (a manual run done in-process).
+        """
+        due: list[Task] = self.store.tasks.due(now, node=self.node) if plan else []
+        claims, moves = self._plan(due, now)
+        claims += self._due_retries(now)
+        won = self._claim(claims, now)
+        started = self.start_pending(now, only=only)
+        if moves:
+            self.store.tasks.advance(moves)
+        final = [row for row in won if row.status.is_final]  # missed, skipped: alerts after the starts
+        if final:
+            tasks = {task.id: task for task in due}
+            self._alerts.finished([(tasks[row.task_id], row) for row in final if row.task_id in tasks], now)
+        return PassReport(due=len(due), claimed=len(won), started=started)
+
+    def schedule_of(self, task: Task) -> Schedule | None:
+        try:
+            return parse_schedule(task.spec.schedule, task.spec.timezone or self.settings.timezone)
+        except ScheduleError as exc:
+            key = (task.id, task.spec.schedule)
+            if key not in self._reported_schedules:  # once per engine, not every second
+                self._reported_schedules.add(key)
+                log.error("cannot plan: %s", exc.message, extra={"task": task.name, "action": "plan"})
+            return None
+
+    def _plan(
+        self, due: Sequence[Task], now: datetime
+    ) -> tuple[list[SlotClaim], list[tuple[int, datetime | None, datetime | None]]]:
+        if not due:
+            return [], []
+        activity = self._activity()
+        claims: list[SlotClaim] = []
+        moves: list[tuple[int, datetime | None, datetime | None]] = []
+        for task in due:
+            schedule = self.schedule_of(task)
+            if schedule is None or task.next_run_at is None:
+                continue
+            spec = task.spec
+            plan = plan_slots(
+                schedule,
+                next_run_at=task.next_run_at,
+                now=now,
+                catchup=spec.catchup,
+                starting_deadline=spec.starting_deadline,
+                max_missed_rows=self.settings.runner_max_missed_rows,
+            )
+            decisions = decide_overlap(spec.overlap, activity.get(task.id, TaskActivity()), len(plan.runs))
+            for run, go in zip(plan.runs, decisions, strict=True):
+                status = ExecutionStatus.SCHEDULED if go else ExecutionStatus.SKIPPED
+                claims.append(
+                    SlotClaim(task.id, run.slot, run.trigger, status=status, reason=None if go else SKIPPED_REASON)
+                )
+            for slot in plan.missed:
+                reason = f"late by {_duration(now - slot)} (catchup {spec.catchup})"
+                claims.append(SlotClaim(task.id, slot, Trigger.SCHEDULE, status=ExecutionStatus.MISSED, reason=reason))
+            if plan.summary is not None:
+                claims.append(
+                    SlotClaim(
+                        task.id,
+                        plan.summary.first,
+                        Trigger.SCHEDULE,
+                        status=ExecutionStatus.MISSED,
+                        reason=plan.summary.reason[:255],
+                    )
+                )
+            moves.append((task.id, task.next_run_at, plan.next_run_at))
+        return claims, moves
+
+    def _activity(self) -> dict[int, TaskActivity]:
+        running: Counter[int] = Counter()
+        waiting: Counter[int] = Counter()
+        for row in self.store.executions.live():
+            (running if row.status is ExecutionStatus.RUNNING else waiting)[row.task_id] += 1
+        return {tid: TaskActivity(running[tid], waiting[tid]) for tid in running.keys() | waiting.keys()}
+
+    def _claim(self, claims: list[SlotClaim], now: datetime) -> list[Execution]:
+        if not claims:
+            return []
+        won = self.store.executions.claim(claims, node=self.node, token=new_token(), now=now)
+        with self._lock:
+            self._claimed_waiting.update(row.id for row in won if row.status is ExecutionStatus.SCHEDULED)
+        for row in won:
+            log.debug("claimed %s", row.status, extra={"task": row.task_name, "execution": row.id, "action": "claim"})
+        return won
+
+    # -- starting ---------------------------------------------------------------------------------
+
+    def may_run_here(self, task: Task) -> bool:
+        return not task.spec.nodes or self.node in task.spec.nodes
+
+    def start_pending(self, now: datetime, *, only: set[int] | None = None) -> int:
+        """Start the ``scheduled`` rows that may start now; returns how many were started."""
+        pending = self.store.executions.pending()
+        if only is not None:
+            pending = [row for row in pending if row.id in only]
+        if not pending:
+            with self._lock:
+                self._claimed_waiting.clear()
+            return 0
+        running_rows = self.store.executions.live(status=ExecutionStatus.RUNNING)
+        tasks = self.store.tasks.by_ids({row.task_id for row in pending})
+        policies = {tid: task.spec.overlap for tid, task in tasks.items() if self.may_run_here(task)}
+        capacity = self.settings.runner_max_parallel - len(self.supervisor.running())
+        choice = choose_starts(
+            pending, Counter(row.task_id for row in running_rows), policies, capacity=max(0, capacity)
+        )
+        for task_id in choice.replace:
+            self._replace([row for row in running_rows if row.task_id == task_id], now)
+        with self._lock:
+            self._claimed_waiting &= set(choice.waiting)
+        if not choice.start:
+            return 0
+        lease_until = now + timedelta(seconds=self.settings.runner_lease_seconds)
+        began = self.store.executions.begin(
+            choice.start, node=self.node, token=self.lease_token, now=now, lease_until=lease_until
+        )
+        rows = {row.id: row for row in pending}
+        self._spawn_all([(rows[eid], tasks[rows[eid].task_id]) for eid in began])
+        return len(began)
+
+    def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
+        batch: list[tuple[Start, RunContext]] = []
+        for execution, task in runs:
+            context = RunContext(execution, task, self.lease_token)
+            with self._lock:
+                self._runs[execution.id] = context
+            try:
+                spec = process_spec(
+                    self.settings, task, execution, base_env=self._base_env, default_cwd=self._cwd, now=self.clock.now()
+                )
+                spawned = self.supervisor.spawn(spec)
+            except Exception as exc:
+                log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
+                context.mark_attached()
+                self._submit(context, failed_to_start(self.clock.now(), str(exc)))
+                continue
+            log.info(
+                "started pid %s", spawned.pid, extra={"task": task.name, "execution": execution.id, "action": "start"}
+            )
+            if spawned.pid:
+                start = Start(execution.id, task.id, spawned.started_at, spawned.pid, spawned.pgid, spawned.proc_start)
+                batch.append((start, context))
+            else:
+                context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
+                self.recorder.poke()
+            if len(batch) >= ATTACH_BATCH:
+                self._attach(batch)
+                batch = []
+        self._attach(batch)
+
+    def _attach(self, batch: list[tuple[Start, RunContext]]) -> None:
+        if not batch:
+            return
+        try:
+            self.store.executions.attach([start for start, _ in batch], token=self.lease_token)
+        finally:
+            # Even when the write failed the outcome must be recorded; recovery copes with no pid.
+            for _, context in batch:
+                context.mark_attached()
+            self.recorder.poke()
+
+    def _replace(self, running: Sequence[Execution], now: datetime) -> None:
+        """Kill running rows of a ``replace`` task; the waiting row starts once they are ended."""
+        for row in running:
+            if self.supervisor.kill(row.id, REPLACED_REASON):
+                continue
+            # Run by another process: end the row first (its owner then writes nothing), then signal.
+            outcome = killed(row, now, REPLACED_REASON)
+            written = self.store.executions.finish([Finish(row.id, row.task_id, outcome)], token=None)
+            if written and row.node == self.node and row.pgid:
+                _signal_group(row.pgid)
+            log.info("replaced", extra={"task": row.task_name, "execution": row.id, "action": "kill"})
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def _on_exit(self, result: ProcessResult) -> None:
+        """From the supervisor's thread: turn the result into a record for the recorder."""
+        with self._lock:
+            context = self._runs.get(result.execution_id)
+        if context is None:
+            log.warning("result of an unknown run", extra={"execution": result.execution_id, "action": "record"})
+            return
+        outcome = outcome_of(result, context.task.spec.fatal_exit_codes)
+        self._submit(context, outcome)
+
+    def _submit(self, context: RunContext, outcome: Outcome) -> None:
+        record = Record(Finish(context.execution.id, context.task.id, outcome), context.token, context)
+        context.hand_over(record)
+        self.recorder.submit(record)
+
+    def end_rows(self, ended: Sequence[tuple[Execution, Task, Outcome]]) -> None:
+        """Record outcomes of rows this engine did not run (recovery): written like any other run,
+        then retried and alerted per policy."""
+        for row, task, outcome in ended:
+            context = RunContext(row, task, None, attached=True)
+            with self._lock:
+                self._runs[row.id] = context
+            self._submit(context, outcome)
+
+    def _on_recorded(self, written: Sequence[Record], dropped: Sequence[Record]) -> None:
+        """From the recorder thread, after a batch is written: retries, alerts, wake the loop."""
+        now = self.clock.now()
+        finished: list[tuple[Task, Execution]] = []
+        for record in written:
+            context: RunContext = record.context
+            outcome = record.finish.outcome
+            execution = as_finished(context.execution, outcome)
+            finished.append((context.task, execution))
+            plan = self.retries.consider(context.task, execution, outcome)
+            if plan is not None:
+                log.info(
+                    "attempt %d in %.1f s",
+                    plan.attempt,
+                    plan.delay,
+                    extra={"task": context.task.name, "execution": execution.id, "action": "retry"},
+                )
+            log.info(
+                "recorded %s%s",
+                outcome.status,
+                f" ({outcome.reason})" if outcome.reason else "",
+                extra={"task": context.task.name, "execution": execution.id, "action": "record"},
+            )
+        for record in dropped:
+            log.warning(
+                "not recorded: the row was ended elsewhere (lease lost or replaced)",
+                extra={"execution": record.finish.execution_id, "action": "record"},
+            )
+        with self._lock:
+            for record in (*written, *dropped):
+                self._runs.pop(record.finish.execution_id, None)
+        self._alerts.finished(finished, now)
+        self.wake.set()
+
+    def _due_retries(self, now: datetime | None) -> list[SlotClaim]:
+        due = self.retries.take_due(now)
+        if not due:
+            return []
+        tasks = self.store.tasks.by_ids(r.task_id for r in due)
+        claims = []
+        for retry in due:
+            task = tasks.get(retry.task_id)
+            if task is None or not task.active:
+                log.info("retry dropped: the task was removed or paused", extra={"action": "retry"})
+                continue
+            claims.append(retry.claim())
+        return claims
+
+    def persist_retries(self, now: datetime) -> int:
+        """Claim every remembered retry now, so a runner that starts later runs them (on stop)."""
+        return len(self._claim(self._due_retries(None), now))
+
+    # -- state for the loops ----------------------------------------------------------------------
+
+    def next_retry_at(self) -> datetime | None:
+        return self.retries.next_due()
+
+    def has_work(self) -> bool:
+        """Runs going, results unwritten, retries remembered or claimed rows still waiting."""
+        with self._lock:
+            remembered = bool(self._claimed_waiting)
+        return remembered or len(self.retries) > 0 or bool(self.supervisor.running()) or self.recorder.busy
+
+    def supervised(self) -> dict[int, RunContext]:
+        with self._lock:
+            return dict(self._runs)
+
+    def adopt_context(self, row: Execution, task: Task) -> RunContext:
+        """Register an adopted run before the supervisor takes it (its results come back to us)."""
+        context = RunContext(row, task, row.lease_token, attached=True)
+        with self._lock:
+            self._runs[row.id] = context
+        return context
+
+    def forget(self, execution_id: int) -> None:
+        with self._lock:
+            self._runs.pop(execution_id, None)
+
+    # -- leases and heartbeat ---------------------------------------------------------------------
+
+    def beat(self, now: datetime, *, active: bool = True) -> None:
+        running = len(self.supervisor.running())
+        self.store.nodes.beat(
+            self.node,
+            self.role,
+            now=now,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            version=__version__,
+            info={"active": active, "running": running},
+        )
+
+    def renew_leases(self, now: datetime) -> None:
+        """Extend the leases of our running rows; kill runs whose row another node has ended."""
+        until = now + timedelta(seconds=self.settings.runner_lease_seconds)
+        contexts = self.supervised()
+        tokens = {self.lease_token} | {c.token for c in contexts.values() if c.token}
+        for token in tokens:
+            self.store.executions.renew_leases(node=self.node, token=token, until=until)
+        supervised = self.supervisor.running()
+        if not supervised:
+            return
+        live = {row.id: row for row in self.store.executions.live(node=self.node, status=ExecutionStatus.RUNNING)}
+        for execution_id in supervised:
+            context = contexts.get(execution_id)
+            row = live.get(execution_id)
+            if context is not None and (row is None or row.lease_token != context.token):
+                log.warning("lease lost: killing", extra={"execution": execution_id, "action": "kill"})
+                self.supervisor.kill(execution_id, "lost lease")
+
+    def stop(self, grace: float) -> None:
+        """Let runs finish for up to ``grace`` s, kill the rest, record everything, keep retries."""
+        self.supervisor.stop(grace)
+        self.recorder.flush(30.0)
+        try:
+            self.persist_retries(self.clock.now())
+        except Exception:
+            log.exception("could not keep pending retries", extra={"action": "retry"})
+        self.recorder.stop(5.0)
+
+
+def _signal_group(pgid: int) -> None:
+    with contextlib.suppress(ValueError):  # ValueError: our own group, never to be signalled
+        kill_group(pgid, signal.SIGTERM)
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"

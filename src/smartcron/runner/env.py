@@ -1,0 +1,76 @@
+"""What a task process gets: its environment, working directory, log file and header line.
+
+The environment is the runner's own, plus the task's ``env``, plus four variables smartcron sets
+(they win over inherited ones, so a runner started from inside a task cannot pass its parent's id
+on): ``SMARTCRON_EXECUTION_ID`` (recovery finds a run's processes by it), ``SMARTCRON_TASK``,
+``SMARTCRON_SCHEDULED_FOR`` (the slot, ISO 8601 UTC) and ``SMARTCRON_ATTEMPT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from smartcron.config import Settings
+from smartcron.domain.execution import Execution
+from smartcron.domain.task import Task, TaskSpec
+from smartcron.logs import task_log_path
+from smartcron.runner.process import ProcessSpec
+from smartcron.runner.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
+
+SCHEDULED_FOR_VARIABLE = "SMARTCRON_SCHEDULED_FOR"
+ATTEMPT_VARIABLE = "SMARTCRON_ATTEMPT"
+
+
+def task_environment(base: Mapping[str, str], spec: TaskSpec, execution: Execution) -> dict[str, str]:
+    env = dict(base)
+    env.update(spec.env)
+    env[EXECUTION_ID_VARIABLE] = str(execution.id)
+    env[TASK_NAME_VARIABLE] = spec.name
+    env[SCHEDULED_FOR_VARIABLE] = execution.scheduled_for.isoformat()
+    env[ATTEMPT_VARIABLE] = str(execution.attempt)
+    return env
+
+
+def log_header(spec: TaskSpec, execution: Execution, started_at: datetime, zone: ZoneInfo) -> str:
+    """``=== 2026-11-27T10:00:00+13:00 sync_vend_inventory execution 123 attempt 0 (schedule) ===``.
+
+    The start time is local to the task's zone; ``smartcron logs`` finds a run by this line.
+    """
+    when = started_at.astimezone(zone).isoformat(timespec="seconds")
+    return f"=== {when} {spec.name} execution {execution.id} attempt {execution.attempt} ({execution.trigger}) ==="
+
+
+def task_zone(spec: TaskSpec, settings: Settings) -> ZoneInfo:
+    return ZoneInfo(spec.timezone or settings.timezone)
+
+
+def process_spec(
+    settings: Settings,
+    task: Task,
+    execution: Execution,
+    *,
+    base_env: Mapping[str, str],
+    default_cwd: str,
+    now: datetime,
+) -> ProcessSpec:
+    """The process to start for ``execution`` of ``task``."""
+    spec = task.spec
+    return ProcessSpec(
+        execution_id=execution.id,
+        task_name=spec.name,
+        argv=spec.command,
+        shell=spec.shell,
+        cwd=spec.working_dir or default_cwd,
+        env=task_environment(base_env, spec, execution),
+        timeout=float(spec.timeout) if spec.timeout > 0 else None,
+        kill_grace=float(spec.kill_grace),
+        max_memory_mb=spec.max_memory_mb,
+        max_cpu_seconds=spec.max_cpu_seconds,
+        nice=spec.nice,
+        log_path=task_log_path(settings.log_dir, spec.category, spec.name),
+        header=log_header(spec, execution, now, task_zone(spec, settings)),
+        preview_bytes=settings.runner_output_preview_kb * 1024,
+        max_output_bytes=spec.max_output_kb * 1024,
+    )

@@ -1,0 +1,164 @@
+"""Writing ended runs to the store, off the runner's path to the next slot.
+
+The supervisor hands each ended run over from its own thread (``submit``); one recorder thread
+writes what has gathered as one batch, one ``finish`` transaction per lease token. Each run's row is
+written once. A database error loses nothing: the batch stays in memory and is tried again after
+growing pauses until it is written, or until the runner stops, when whatever is left is logged at
+ERROR one line per run (errors.log keeps it).
+
+A record waits until its run is *ready*: the row must hold the run's pid before its outcome lands,
+or the later pid update would mark the task as running again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from smartcron.errors import StoreError
+from smartcron.store import Store
+from smartcron.store.executions import Finish
+
+log = logging.getLogger(__name__)
+
+FIRST_PAUSE = 0.05
+LONGEST_PAUSE = 5.0
+BATCH_LIMIT = 2000
+
+
+@dataclass(slots=True)
+class Record:
+    finish: Finish
+    token: str | None
+    """Lease token the row must still hold (None: no fencing, e.g. recovery)."""
+    context: Any = None
+    """Handed back to the owner's callback unchanged."""
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+Callback = Callable[[Sequence[Record], Sequence[Record]], None]
+"""Called from the recorder thread with (written, dropped): dropped rows were no longer live under
+the record's lease (another runner ended them), so nothing was written for them."""
+
+
+class Recorder:
+    def __init__(self, store: Store, *, on_done: Callback) -> None:
+        self._store = store
+        self._on_done = on_done
+        self._cond = threading.Condition()
+        self._queue: list[Record] = []
+        self._in_flight = 0
+        self._stopping = False
+        self._gave_up = False  # stopping while the database fails: leave the rest to stop()
+        self._thread: threading.Thread | None = None
+        self._pause = threading.Event()  # set only to cut a pause short when stopping
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="smartcron-recorder", daemon=True)
+        self._thread.start()
+
+    def submit(self, record: Record) -> None:
+        with self._cond:
+            self._queue.append(record)
+            self._cond.notify_all()
+
+    def poke(self) -> None:
+        """Records became ready: look again."""
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return bool(self._queue) or self._in_flight > 0
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every ready record submitted so far is written; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._in_flight == 0 and not any(r.ready.is_set() for r in self._queue), timeout
+            )
+
+    def stop(self, timeout: float) -> list[Record]:
+        """Write what is ready (trying for up to ``timeout``), end the thread; return what is left."""
+        self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._pause.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._cond:
+            left, self._queue = self._queue, []
+        for record in left:
+            log.error("run not recorded: %s", record.finish.outcome, extra={"execution": record.finish.execution_id})
+        return left
+
+    # -- the recorder thread ----------------------------------------------------------------------
+
+    def _take(self) -> list[Record] | None:
+        with self._cond:
+            while True:
+                if self._stopping and self._gave_up:
+                    return None
+                ready = [r for r in self._queue if r.ready.is_set()][:BATCH_LIMIT]
+                if ready:
+                    taken = {id(r) for r in ready}
+                    self._queue = [r for r in self._queue if id(r) not in taken]
+                    self._in_flight = len(ready)
+                    return ready
+                if self._stopping:
+                    return None
+                self._cond.wait(0.5)
+
+    def _loop(self) -> None:
+        while (batch := self._take()) is not None:
+            written, dropped = self._write(batch)
+            try:
+                self._on_done(written, dropped)
+            except Exception:
+                log.exception("after recording runs", extra={"action": "record"})
+            with self._cond:
+                self._in_flight = 0
+                self._cond.notify_all()
+
+    def _write(self, batch: list[Record]) -> tuple[list[Record], list[Record]]:
+        by_token: dict[str | None, list[Record]] = {}
+        for record in batch:
+            by_token.setdefault(record.token, []).append(record)
+        written: list[Record] = []
+        dropped: list[Record] = []
+        for token, records in by_token.items():
+            ids = self._write_with_retries([r.finish for r in records], token)
+            if ids is None:  # stopping with the database still failing: keep them for stop() to log
+                with self._cond:
+                    self._gave_up = True
+                    self._queue.extend(records)
+                continue
+            for record in records:
+                (written if record.finish.execution_id in ids else dropped).append(record)
+        return written, dropped
+
+    def _write_with_retries(self, finishes: list[Finish], token: str | None) -> set[int] | None:
+        pause = FIRST_PAUSE
+        while True:
+            try:
+                return self._store.executions.finish(finishes, token=token)
+            except (SQLAlchemyError, StoreError) as exc:
+                log.warning(
+                    "cannot record %d run(s), retrying in %.2f s: %s",
+                    len(finishes),
+                    pause,
+                    str(exc).splitlines()[0],
+                    extra={"action": "record"},
+                )
+            with self._cond:
+                if self._stopping:
+                    return None
+            self._pause.wait(pause)
+            pause = min(LONGEST_PAUSE, pause * 2)

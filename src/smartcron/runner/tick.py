@@ -1,0 +1,103 @@
+"""``smartcron tick``: one scheduling pass, for the crontab line ``* * * * * smartcron tick``.
+
+The pass is the daemon's (``Engine.run_pass``): recover rows whose runner died, plan, claim, start.
+Then the tick supervises what it started until every run has ended and is recorded, runs the
+retries it owes when they come due, and starts rows it claimed that had to wait (queued behind a
+run, a catch-up chain). So a run longer than a minute keeps its tick alive; the next tick finds
+its row live and applies the overlap policy. Ticks that overlap each other, or a tick beside a
+daemon, never run a slot twice: the slot key and the start compare-and-swap see to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from smartcron.clock import Clock
+from smartcron.config import Settings
+from smartcron.runner.alert_hooks import AlertSender
+from smartcron.runner.engine import Engine, PassReport
+from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.store import Store
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+"""While waiting, look at the store at least this often (rows started or ended elsewhere)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    due: int
+    claimed: int
+    started: int
+    recovered: int
+
+
+def run_tick(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock,
+    base_env: Mapping[str, str],
+    cwd: str,
+    rng: random.Random | None = None,
+) -> TickReport:
+    engine = Engine(settings, store, clock=clock, role="tick", base_env=base_env, cwd=cwd, rng=rng)
+    engine.start()
+    try:
+        now = clock.now()
+        engine.beat(now)
+        recovered = recover_own_rows(engine, now, startup=False).total + reclaim_stale_nodes(engine, now)
+        first: PassReport = engine.run_pass(now)
+        supervise(engine, done=lambda: not engine.has_work(), heartbeat=True)
+        AlertSender(store, settings, node=engine.node).send(clock.now())
+        engine.beat(clock.now(), active=False)
+    finally:
+        engine.stop(grace=0)
+    log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, first.started, extra={"action": "tick"})
+    return TickReport(first.due, first.claimed, first.started, recovered)
+
+
+def supervise(
+    engine: Engine,
+    *,
+    done: Callable[[], bool],
+    heartbeat: bool,
+    only: set[int] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Keep starting what may start, and recording what ends, until ``done()`` (or ``stop``).
+
+    No new slots are planned here (that is the next tick's job); waiting rows, manual runs and due
+    retries are started. Every heartbeat interval: heartbeat (if ``heartbeat``), lease renewal and
+    recovery of rows whose runner stopped renewing theirs.
+    """
+    clock = engine.clock
+    interval = engine.settings.runner_heartbeat_interval
+    next_beat = clock.monotonic() + interval
+    while not done() and not (stop and stop.is_set()):
+        wait = min(POLL_SECONDS, next_beat - clock.monotonic())
+        retry_at = engine.next_retry_at()
+        if retry_at is not None:
+            wait = min(wait, (retry_at - clock.now()).total_seconds())
+        clock.sleep(max(0.0, wait), engine.wake)
+        engine.wake.clear()
+        now = clock.now()
+        engine.run_pass(now, plan=False, only=only)
+        if clock.monotonic() >= next_beat:
+            next_beat = clock.monotonic() + interval
+            maintain(engine, now, heartbeat=heartbeat)
+
+
+def maintain(engine: Engine, now: datetime, *, heartbeat: bool) -> None:
+    """The periodic chores of a live runner: heartbeat, leases, rows of dead runners."""
+    if heartbeat:
+        engine.beat(now)
+    engine.renew_leases(now)
+    recover_own_rows(engine, now, startup=False)
+    reclaim_stale_nodes(engine, now)
