@@ -47,7 +47,7 @@ MAX_GAP = timedelta(days=5 * 366)
 # starting on each weekday) of the Gregorian calendar between 1901 and 2099.
 _GAP_CHECK_YEARS = range(2000, 2029)
 
-_ALLOWED = re.compile(r"^[A-Za-z0-9*/,#@ \t-]*$")
+_ALLOWED = re.compile(r"[A-Za-z0-9*/,#@ \t-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,8 @@ class CronField:
     """Value of ``names[0]`` (JAN is 1, SUN is 0)."""
 
     def value(self, raw: str, fail: Callable[[str], NoReturn]) -> int:
-        if raw in self.names:
-            return self.names.index(raw) + self.first_named
+        if raw.upper() in self.names:
+            return self.names.index(raw.upper()) + self.first_named
         if not raw.isascii() or not raw.isdigit():
             if self.names:
                 kind = "month" if self.names is MONTH_NAMES else "day"
@@ -119,21 +119,23 @@ def parse_expression(expr: str) -> CronExpression:
         raise ScheduleError("is empty; write five fields such as '*/30 * * * *'")
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ScheduleError(f"is too long ({len(text)} characters, at most {MAX_EXPRESSION_LENGTH})")
-    if not _ALLOWED.match(text):
-        bad = next(ch for ch in text if not _ALLOWED.match(ch))
+    if not _ALLOWED.fullmatch(text):
+        bad = next(ch for ch in text if not _ALLOWED.fullmatch(ch))
         raise ScheduleError(f"contains the character {bad!r}, which cron does not use")
     return _parse_checked(text)
 
 
 @lru_cache(maxsize=4096)
 def _parse_checked(text: str) -> CronExpression:
-    parts = _expand_nickname(text).upper().split()
+    parts = _expand_nickname(text).split()
     if len(parts) not in (5, 6):
         raise ScheduleError(f"expected 5 fields (or 6 with seconds first), got {len(parts)}")
     has_seconds = len(parts) == 6
     six = parts if has_seconds else ["0", *parts]
-    expression = CronExpression(text, (six[0], six[1], six[2], six[3], six[4], six[5]), has_seconds)
-    values = [_field_values(field, raw) for field, raw in zip(FIELDS, expression.fields, strict=True)]
+    # Checked as written, so messages quote the person's own text; cronsim reads upper case.
+    values = [_field_values(field, raw) for field, raw in zip(FIELDS, six, strict=True)]
+    upper = [part.upper() for part in six]
+    expression = CronExpression(text, (upper[0], upper[1], upper[2], upper[3], upper[4], upper[5]), has_seconds)
     _check_month_days(expression, days=values[3], months=values[4])
     try:
         CronSim(expression.cron, datetime(2000, 1, 1))
@@ -177,8 +179,8 @@ def _term_values(field: CronField, term: str, fail: Callable[[str], NoReturn]) -
     # Same order of cases as cronsim's parser, so both read a term the same way.
     if term == "*":
         return set(range(field.low, field.high + 1))
-    if field is WEEKDAY and "L" in term:
-        if not re.fullmatch(r"[0-9]+L", term):
+    if field is WEEKDAY and "L" in term.upper():
+        if not re.fullmatch(r"[0-9]+[Ll]", term):
             fail(f"{term!r} is not valid; the last given weekday of the month is written like 5L")
         field.value(term[:-1], fail)
         return set()
@@ -196,7 +198,7 @@ def _term_values(field: CronField, term: str, fail: Callable[[str], NoReturn]) -
         if high < low:
             fail(f"range {term} goes backwards")
         return set(range(low, high + 1))
-    if field is DAY and term in ("L", "LW"):
+    if field is DAY and term.upper() in ("L", "LW"):
         return set()
     return {field.value(term, fail)}
 
@@ -212,7 +214,7 @@ def _step_values(field: CronField, term: str, fail: Callable[[str], NoReturn]) -
         return set(range(field.low, field.high + 1, step))
     if "-" in base:
         return set(sorted(_term_values(field, base, fail))[::step])
-    if not base or "L" in base or "#" in base:
+    if not base or "L" in base.upper() or "#" in base:
         fail(f"{term!r} is not valid; a step follows '*', a range or a number")
     return set(range(field.value(base, fail), field.high + 1, step))
 
