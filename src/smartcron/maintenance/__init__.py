@@ -1,0 +1,1 @@
+"""Maintenance: log rotation, retention, backups, database upkeep, reports, built-in tasks."""
