@@ -100,3 +100,16 @@ def test_advance_is_a_compare_and_swap(store: Store) -> None:
 def test_removing_an_unknown_task_says_so(store: Store) -> None:
     with pytest.raises(NotFoundError, match="no task named 'ghost'"):
         store.tasks.remove("ghost")
+
+
+def test_a_change_and_its_audit_entry_commit_together(store: Store) -> None:
+    from smartcron.store.audit import AuditRecord
+
+    store.tasks.add(spec("kept"), now=NOW, next_run_at=NOW)
+    with pytest.raises(TaskSpecError):
+        store.tasks.apply(
+            [TaskChange("add", spec("kept"))], now=NOW, audit=[AuditRecord("cli:alice", "task.add", "kept")]
+        )
+    assert store.audit.list() == []
+    store.tasks.set_flags("kept", now=NOW, paused=True, audit=[AuditRecord("cli:alice", "task.pause", "kept")])
+    assert [(e.actor, e.action, e.target) for e in store.audit.list()] == [("cli:alice", "task.pause", "kept")]

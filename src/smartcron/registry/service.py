@@ -166,9 +166,10 @@ class Registry:
             for update in plan.updates
         ]
         changes += [TaskChange("remove", task.spec) for task in plan.removes]
-        self.store.tasks.apply(changes, now=now)
-        self.store.audit.record_many(
-            [
+        self.store.tasks.apply(
+            changes,
+            now=now,
+            audit=[
                 AuditRecord(self.actor, "task.add", spec.name, {"via": "apply", "spec": spec.to_dict()})
                 for spec in plan.adds
             ]
@@ -180,7 +181,6 @@ class Registry:
                 AuditRecord(self.actor, "task.remove", task.name, {"via": "apply", "spec": task.spec.to_dict()})
                 for task in plan.removes
             ],
-            now=now,
         )
 
     # One task at a time ----------------------------------------------------------------------
@@ -188,9 +188,12 @@ class Registry:
     def add(self, spec: TaskSpec, *, now: datetime) -> Task:
         if spec.name.lower().startswith(RESERVED_PREFIX):
             raise TaskSpecError(f"names starting with {RESERVED_PREFIX!r} are reserved", task=spec.name, field="name")
-        task = self.store.tasks.add(spec, now=now, next_run_at=self._first_run(spec, paused=False, now=now))
-        self._audit("task.add", spec.name, {"spec": spec.to_dict()}, now=now)
-        return task
+        return self.store.tasks.add(
+            spec,
+            now=now,
+            next_run_at=self._first_run(spec, paused=False, now=now),
+            audit=[self._record("task.add", spec.name, {"spec": spec.to_dict()})],
+        )
 
     def edit(self, name: str, changes: Mapping[str, Any], *, now: datetime) -> Task:
         """Change some keys of a task; the result is checked like a task file entry."""
@@ -203,16 +206,18 @@ class Registry:
         spec = spec_from_mapping(merged, default_timezone=self.settings.timezone, allow_reserved_name=task.builtin)
         if spec == task.spec:
             return task
-        updated = self.store.tasks.update(spec, now=now, next_run_at=self._next_run_on_change(task, spec, now))
-        self._audit("task.edit", name, _changes_detail(field_changes(task.spec, spec)), now=now)
-        return updated
+        return self.store.tasks.update(
+            spec,
+            now=now,
+            next_run_at=self._next_run_on_change(task, spec, now),
+            audit=[self._record("task.edit", name, _changes_detail(field_changes(task.spec, spec)))],
+        )
 
     def remove(self, name: str, *, now: datetime) -> None:
         task = self.store.tasks.get(name)
         if task.builtin:
             raise TaskSpecError("is a built-in task and cannot be removed; disable it instead", task=name)
-        self.store.tasks.remove(name)
-        self._audit("task.remove", name, {"spec": task.spec.to_dict()}, now=now)
+        self.store.tasks.remove(name, now=now, audit=[self._record("task.remove", name, {"spec": task.spec.to_dict()})])
 
     def enable(self, name: str, *, now: datetime) -> Task:
         task = self.store.tasks.get(name)
@@ -251,14 +256,18 @@ class Registry:
         enabled: bool | None = None,
         paused: bool | None = None,
     ) -> Task:
-        task = self.store.tasks.set_flags(
-            name, now=now, enabled=enabled, paused=paused, next_run_at=next_run_at, reset_next_run=True
+        return self.store.tasks.set_flags(
+            name,
+            now=now,
+            enabled=enabled,
+            paused=paused,
+            next_run_at=next_run_at,
+            reset_next_run=True,
+            audit=[self._record(action, name, None)],
         )
-        self._audit(action, name, None, now=now)
-        return task
 
-    def _audit(self, action: str, target: str, details: dict[str, Any] | None, *, now: datetime) -> None:
-        self.store.audit.record(self.actor, action, target, details, now=now)
+    def _record(self, action: str, target: str, details: dict[str, Any] | None) -> AuditRecord:
+        return AuditRecord(self.actor, action, target, details)
 
 
 def _changes_detail(changes: Sequence[FieldChange]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from smartcron.store.schema import audit_log as a
 
@@ -51,6 +51,24 @@ class AuditRecord:
     details: dict[str, Any] | None = None
 
 
+def insert_records(conn: Connection, records: Sequence[AuditRecord], *, now: datetime) -> None:
+    """Write entries on ``conn``, inside the caller's transaction (so a change and its entry commit together)."""
+    if not records:
+        return
+    rows = [
+        {
+            "at": now,
+            # Clipped rather than refused: an audit entry must never make the change it records fail.
+            "actor": record.actor[:MAX_ACTOR],
+            "action": record.action[:MAX_ACTION],
+            "target": record.target[:MAX_TARGET] if record.target is not None else None,
+            "details": record.details or None,
+        }
+        for record in records
+    ]
+    conn.execute(insert(a), rows)
+
+
 class AuditRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -61,21 +79,9 @@ class AuditRepository:
         self.record_many([AuditRecord(actor, action, target, details)], now=now)
 
     def record_many(self, records: Sequence[AuditRecord], *, now: datetime) -> None:
-        if not records:
-            return
-        rows = [
-            {
-                "at": now,
-                # Clipped rather than refused: an audit entry must never make the change it records fail.
-                "actor": record.actor[:MAX_ACTOR],
-                "action": record.action[:MAX_ACTION],
-                "target": record.target[:MAX_TARGET] if record.target is not None else None,
-                "details": record.details or None,
-            }
-            for record in records
-        ]
-        with self._engine.begin() as conn:
-            conn.execute(insert(a), rows)
+        if records:
+            with self._engine.begin() as conn:
+                insert_records(conn, records, now=now)
 
     def list(self, limit: int = 100, before_id: int | None = None, *, target: str | None = None) -> _list[AuditEntry]:
         """Newest first; ``before_id`` pages back, ``target`` narrows to one object (a task name)."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, OverlapPolicy
 from smartcron.domain.task import Task, TaskSpec
 from smartcron.errors import NotFoundError, TaskSpecError
+from smartcron.store.audit import AuditRecord, insert_records
 from smartcron.store.schema import tasks as t
 
 
@@ -118,9 +119,18 @@ class TaskRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add(self, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool = False) -> Task:
+    def add(
+        self,
+        spec: TaskSpec,
+        *,
+        now: datetime,
+        next_run_at: datetime | None,
+        builtin: bool = False,
+        audit: Sequence[AuditRecord] = (),
+    ) -> Task:
         with self._engine.begin() as conn:
             self._insert(conn, spec, now=now, next_run_at=next_run_at, builtin=builtin)
+            insert_records(conn, audit, now=now)
         return self.get(spec.name)
 
     def _insert(
@@ -138,9 +148,12 @@ class TaskRepository:
         except IntegrityError:
             raise TaskSpecError("a task with this name already exists", task=spec.name, field="name") from None
 
-    def update(self, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None) -> Task:
+    def update(
+        self, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, audit: Sequence[AuditRecord] = ()
+    ) -> Task:
         with self._engine.begin() as conn:
             self._update(conn, spec, now=now, next_run_at=next_run_at)
+            insert_records(conn, audit, now=now)
         return self.get(spec.name)
 
     def _update(self, conn: Connection, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None) -> None:
@@ -149,14 +162,18 @@ class TaskRepository:
         if result.rowcount == 0:
             raise NotFoundError(f"no task named {spec.name!r}")
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, *, now: datetime | None = None, audit: Sequence[AuditRecord] = ()) -> None:
         with self._engine.begin() as conn:
             if conn.execute(delete(t).where(t.c.name == name)).rowcount == 0:
                 raise NotFoundError(f"no task named {name!r}")
+            if audit:
+                assert now is not None, "audit entries need the time of the change"
+                insert_records(conn, audit, now=now)
 
-    def apply(self, changes: Sequence[TaskChange], *, now: datetime) -> None:
-        """Apply every change or none."""
+    def apply(self, changes: Sequence[TaskChange], *, now: datetime, audit: Sequence[AuditRecord] = ()) -> None:
+        """Apply every change, and write their audit entries, or none."""
         with self._engine.begin() as conn:
+            insert_records(conn, audit, now=now)
             for change in changes:
                 if change.action == "add":
                     self._insert(conn, change.spec, now=now, next_run_at=change.next_run_at, builtin=change.builtin)
@@ -251,6 +268,7 @@ class TaskRepository:
         paused: bool | None = None,
         next_run_at: datetime | None = None,
         reset_next_run: bool = False,
+        audit: Sequence[AuditRecord] = (),
     ) -> Task:
         values: dict[str, Any] = {"updated_at": now}
         if enabled is not None:
@@ -262,6 +280,7 @@ class TaskRepository:
         with self._engine.begin() as conn:
             if conn.execute(update(t).where(t.c.name == name).values(**values)).rowcount == 0:
                 raise NotFoundError(f"no task named {name!r}")
+            insert_records(conn, audit, now=now)
         return self.get(name)
 
     def by_ids(self, ids: Iterable[int]) -> dict[int, Task]:
