@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from smartcron import __version__
 from smartcron.web.auth import csrf_token, principal_of
@@ -53,8 +54,17 @@ def format_percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
+def _inert_output(value: Any) -> Any:
+    """Every value printed by a template loses terminal escapes and control characters (markup
+    built by the templates themselves is left alone); autoescaping then makes it plain text."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return make_inert(value)
+    return value
+
+
 def make_templates() -> Jinja2Templates:
     env = Environment(
+        finalize=_inert_output,
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
