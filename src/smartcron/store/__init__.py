@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smartcron.errors import StoreUnavailableError
-from smartcron.store.alerts import AlertRepository, AlertRuleRepository
+from smartcron.store.alert_rules import AlertRuleRepository
+from smartcron.store.alerts import AlertRepository
 from smartcron.store.audit import AuditRepository
 from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository

@@ -7,6 +7,7 @@ backoff); a 5xx answer about one message (recipient or content refused) is perma
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import socket
 import ssl
@@ -20,6 +21,11 @@ from smartcron.errors import NotifierError
 
 if TYPE_CHECKING:
     from smartcron.config import Settings
+
+
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
+"""Headers unfolded up to RFC 5322's hard limit: the default folding at 78 puts a long subject on a
+continuation line, which some clients then show with a leading space."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -148,7 +154,7 @@ class EmailChannel:
         return DeliveryResult()
 
     def compose(self, message: OutgoingMessage) -> EmailMessage:
-        mail = EmailMessage()
+        mail = EmailMessage(policy=MAIL_POLICY)
         mail["From"] = self.sender
         mail["To"] = ", ".join(message.recipients)
         mail["Subject"] = message.subject
@@ -159,5 +165,7 @@ class EmailChannel:
         mail["Auto-Submitted"] = "auto-generated"
         if message.reference:
             mail["X-Smartcron-Reference"] = message.reference
-        mail.set_content(message.body, subtype="plain", charset="utf-8")
+        # Quoted-printable keeps non-ASCII output readable through servers without 8BITMIME.
+        encoding = None if message.body.isascii() else "quoted-printable"
+        mail.set_content(message.body, subtype="plain", charset="utf-8", cte=encoding)
         return mail
