@@ -16,7 +16,7 @@ from smartcron.domain.describe import describe
 from smartcron.domain.schedule import Schedule, parse_schedule
 from smartcron.errors import ScheduleError
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ZONES = [
     "UTC",
     "Pacific/Auckland",
@@ -104,6 +104,9 @@ CHANGES = [
     ("America/New_York", datetime(2026, 3, 8, 7, tzinfo=UTC)),  # 02:00 EST -> 03:00 EDT
     ("America/New_York", datetime(2026, 11, 1, 6, tzinfo=UTC)),  # 02:00 EDT -> 01:00 EST
     ("Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),  # 02:00 -> 02:30 (+10:30 -> +11)
+    ("Australia/Lord_Howe", datetime(2027, 4, 3, 15, tzinfo=UTC)),  # 02:00 -> 01:30 (+11 -> +10:30)
+    ("America/Santiago", datetime(2026, 9, 6, 4, tzinfo=UTC)),  # 00:00 -> 01:00 (-04 -> -03)
+    ("America/Santiago", datetime(2026, 4, 5, 3, tzinfo=UTC)),  # 00:00 -> 23:00 the day before
 ]
 
 

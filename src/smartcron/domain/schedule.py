@@ -1,22 +1,25 @@
 """Cron schedules in an IANA time zone, evaluated through cronsim with Debian cron's DST rules.
 
-DESIGN 3.3, and how this module keeps it:
+cronsim only ever walks naive wall-clock time here; this module puts each wall-clock slot on the
+real time line, by DESIGN 3.3:
 
-- A *fixed-time* expression (neither minute nor hour starts with '*', as Debian cron decides) is
-  iterated by cronsim in naive wall-clock time, and each wall-clock slot is then put on the real
-  time line: in a repeated (fall-back) hour it runs in the first pass only; a slot skipped by a
-  spring-forward runs at the instant of the jump. Slots that land on the same instant run once.
-- Any other expression is iterated by cronsim on aware local times, which cronsim advances through
-  UTC, so it follows real elapsed time and fires in both passes of a repeated hour.
+- A *fixed-time* expression (neither minute nor hour starts with '*', as Debian cron decides)
+  keeps wall-clock time: in a repeated (fall-back) hour it runs in the first pass only; a slot
+  skipped by a spring-forward runs at the instant of the jump. Slots that land on the same
+  instant run once.
+- Any other expression follows real elapsed time: a wall-clock time that does not exist is not
+  a slot, and one that happens twice is a slot in both passes.
 
-cronsim 2.x has its own form of the first rule, for 5-field expressions only, and it can return a
-slot earlier than its start when the start lies in the second pass of a repeated hour. Going
-through naive time here applies the rule to 6-field expressions too, and every result is filtered
-to be strictly after the start, so callers can rely on both.
+cronsim has DST handling of its own for aware datetimes, but it is not usable as it stands: it
+applies the fixed-time rule to 5-field expressions only, can return a slot before its start when
+the start lies in the second pass of a repeated hour, and loses slots where a zone's change does
+not fall on a whole hour (Australia/Lord_Howe's 30-minute shift). Property tests compare this
+module with a minute-by-minute reading of the rules.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterator
@@ -45,6 +48,8 @@ __all__ = [
 _DROP_LIMIT = 100_000
 _TICK = timedelta(microseconds=1)
 _SCAN_STEP = timedelta(hours=12)
+# Longer than any DST shift (the largest, double summer time, was 2 hours).
+_LONGEST_SHIFT = timedelta(hours=3)
 _ZONE_KEY = re.compile(r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$")
 
 
@@ -74,7 +79,7 @@ class Schedule:
     def iter_after(self, after: datetime) -> Iterator[datetime]:
         """Slots strictly after ``after``, ascending; ends only at the end of the calendar."""
         start = _as_utc(after)
-        return _strictly_increasing(self._slots(start, reverse=False), start)
+        return _strictly_increasing(self._slots(start), start)
 
     def between(self, after: datetime, until: datetime, limit: int) -> list[datetime]:
         """The earliest ``limit`` slots with ``after < slot <= until``, ascending."""
@@ -99,30 +104,47 @@ class Schedule:
         when, not_before = _as_utc(when), _as_utc(not_before)
         if when <= not_before:
             return None
-        newest: datetime | None = None
-        for dropped, slot in enumerate(self._slots(when + _TICK, reverse=True)):
-            if slot <= when:
-                newest = slot
-                break
-            _check_drops(dropped)
-        start = newest if newest is not None and newest > not_before else not_before
+        newest = self._slot_at_or_before(when)
         found = newest if newest is not None and newest > not_before else None
-        for walked, slot in enumerate(self.iter_after(start)):
+        for walked, slot in enumerate(self.iter_after(found or not_before)):
             if slot > when:
                 break
             found = slot
             _check_drops(walked)
         return found
 
-    def _slots(self, start: datetime, *, reverse: bool) -> Iterator[datetime]:
-        """cronsim's results from ``start`` on, in UTC; may repeat or precede ``start`` (see module)."""
-        local = start.astimezone(self.timezone)
+    def _slots(self, start: datetime) -> Iterator[datetime]:
+        """Slots after ``start`` in UTC, ascending, but possibly repeating or preceding ``start``."""
         if self.fixed_time:
-            for wall_clock in _cronsim(self.cron, local.replace(tzinfo=None), reverse=reverse):
-                yield _place(wall_clock, self.timezone)
-        else:
-            for moment in _cronsim(self.cron, local, reverse=reverse):
-                yield moment.astimezone(UTC)
+            wall_clock = start.astimezone(self.timezone).replace(tzinfo=None)
+            for wall in _cronsim(self.cron, wall_clock, reverse=False):
+                yield _place(wall, self.timezone)
+            return
+        # From a little earlier when clocks go back soon: the second pass of the repeated hour
+        # comes after ``start`` although its wall-clock times are earlier.
+        offset = min(_offset(self.timezone, start), _offset(self.timezone, start + _LONGEST_SHIFT))
+        wall_clock = (start + offset).replace(tzinfo=None)
+        pending: list[datetime] = []
+        for wall in _cronsim(self.cron, wall_clock, reverse=False):
+            instants = _instants(wall, self.timezone)
+            for instant in instants:
+                heapq.heappush(pending, instant)
+            # Later wall-clock times never map before this one's first pass: all up to it are final.
+            while instants and pending and pending[0] <= instants[0]:
+                yield heapq.heappop(pending)
+        while pending:
+            yield heapq.heappop(pending)
+
+    def _slot_at_or_before(self, when: datetime) -> datetime | None:
+        """A slot at or before ``when``, the newest one except near a repeated hour."""
+        wall_clock = (when + _TICK).astimezone(self.timezone).replace(tzinfo=None)
+        for dropped, wall in enumerate(_cronsim(self.cron, wall_clock, reverse=True)):
+            candidates = [_place(wall, self.timezone)] if self.fixed_time else _instants(wall, self.timezone)
+            on_time = [instant for instant in candidates if instant <= when]
+            if on_time:
+                return max(on_time)
+            _check_drops(dropped)
+        return None
 
 
 @lru_cache(maxsize=4096)
@@ -205,6 +227,16 @@ def _place(wall_clock: datetime, zone: ZoneInfo) -> datetime:
     # offset after the jump (an instant before it) and fold=0 with the one before (after it).
     before_jump = wall_clock.replace(tzinfo=zone, fold=1).astimezone(UTC)
     return _first_instant_with_offset(zone, before_jump, first_pass)
+
+
+def _instants(wall_clock: datetime, zone: ZoneInfo) -> list[datetime]:
+    """Every instant showing this wall-clock time: none in a gap, two in a repeated hour."""
+    found = set()
+    for fold in (0, 1):
+        instant = wall_clock.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        if instant.astimezone(zone).replace(tzinfo=None) == wall_clock:
+            found.add(instant)
+    return sorted(found)
 
 
 def _offset(zone: ZoneInfo, moment: datetime) -> timedelta:
