@@ -46,6 +46,8 @@ class MailHandler:
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    """Set when a message was accepted: tests that drive another process wait on it."""
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address in self.refuse:
@@ -58,6 +60,7 @@ class MailHandler:
         assert isinstance(parsed, EmailMessage)
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        self.arrived.set()
         return "250 Message accepted for delivery"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from smartcron.alerts.dispatcher import Dispatcher
 from smartcron.alerts.service import AlertService
 from smartcron.cli.main import main
 from smartcron.config import Settings, load_settings
@@ -100,8 +101,6 @@ def test_ack_records_who_and_a_resolved_alert_cannot_be_acknowledged(db: Store) 
 
 def test_show_prints_the_alert_with_its_output_and_messages(db: Store, mail_env: SmtpServer) -> None:
     alert_id = failed_task_alert(db)
-    from smartcron.alerts.dispatcher import Dispatcher
-
     Dispatcher(db, load_settings(), node="n").send_pending(NOW)
     code, out, _ = run("alerts", "show", str(alert_id))
     assert code == 0

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from smartcron.alerts.messages import digest_body, digest_subject, safe_line, safe_text
+from smartcron.alerts.messages import MessageContext, digest_body, digest_subject, safe_line, safe_text
 from smartcron.domain.alert_rules import format_duration, parse_duration
 from smartcron.domain.alerts import (
     Alert,
@@ -139,8 +139,6 @@ def test_a_digest_is_bounded_and_lists_the_most_severe_first() -> None:
         for i in range(1, 301)
     ]
     items = [(a, NotificationKind.ALERT) for a in alerts]
-    from smartcron.alerts.messages import MessageContext
-
     body = digest_body(items, MessageContext("", "node1"))
     assert digest_subject(items) == "[smartcron DIGEST] 300 alerts (150 critical, 150 high)"
     assert body.count("\n- [CRITICAL]") == 50 and "[HIGH]" not in body

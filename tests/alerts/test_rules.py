@@ -12,10 +12,11 @@ from smartcron.alerts.rules import add_rule, remove_rule
 from smartcron.alerts.service import AlertService
 from smartcron.config import Settings
 from smartcron.domain.enums import AlertState, ExecutionStatus, Severity, Trigger
+from smartcron.domain.execution import Outcome
 from smartcron.domain.task import Task
 from smartcron.errors import NotFoundError, UserError
 from smartcron.store import Store
-from smartcron.store.executions import SlotClaim, Start
+from smartcron.store.executions import Finish, SlotClaim, Start
 from tests.alerts.conftest import SmtpServer, add_task, mail_settings, record_run
 from tests.conftest import utc
 
@@ -64,9 +65,6 @@ def test_a_long_run_alert_is_resolved_when_the_run_ends(service: AlertService, s
     add_rule(sqlite_store, name="slow", kind="long_run", threshold="60", now=NOW)
     execution_id = start_run(sqlite_store, task)
     service.evaluate_rules(NOW + timedelta(minutes=2))
-    from smartcron.domain.execution import Outcome
-    from smartcron.store.executions import Finish
-
     sqlite_store.executions.finish(
         [Finish(execution_id, task.id, Outcome(ExecutionStatus.SUCCESS, NOW + timedelta(minutes=3)))], token=None
     )
