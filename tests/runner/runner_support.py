@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +18,7 @@ from smartcron.config import Settings, load_settings
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task, TaskSpec
 from smartcron.runner.engine import Engine
-from smartcron.store import Store
+from smartcron.store import Store, open_store
 
 CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 SETTLE_SECONDS = 60.0  # a bound only a hang reaches; never a performance assertion
@@ -64,3 +67,41 @@ def settle(engine: Engine) -> None:
 def runs_of(store: Store, task: Task) -> list[Execution]:
     """The task's rows, oldest first."""
     return sorted(store.executions.list(task_id=task.id, limit=10_000), key=lambda e: (e.scheduled_for, e.attempt))
+
+
+def home_store(home: Path) -> tuple[Settings, Store]:
+    """A SQLite store under ``home`` (SMARTCRON_HOME) for tests that run smartcron as a subprocess."""
+    settings = load_settings(env={"SMARTCRON_HOME": str(home)}, euid=1000, overrides={"timezone": "UTC"})
+    store = open_store(settings)
+    store.upgrade()
+    return settings, store
+
+
+def smartcron_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a smartcron subprocess: only what it needs, settings as SMARTCRON_* variables."""
+    env = CHILD_ENV | {"SMARTCRON_HOME": str(home), "SMARTCRON_TIMEZONE": "UTC"}
+    env.update({f"SMARTCRON_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def smartcron(*args: str, env: dict[str, str], cwd: Path, output: str = "smartcron.out") -> subprocess.Popen[bytes]:
+    """Start ``smartcron ARGS`` in its own session (a signal to it reaches nothing of the test's);
+    its stdout and stderr go to ``cwd/output``."""
+    with open(cwd / output, "ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "smartcron", *args],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = SETTLE_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -1,0 +1,180 @@
+"""Rows a dead runner left behind: adopted, abandoned and retried, killed, or judged missed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from smartcron.clock import FakeClock, SystemClock
+from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.execution import Execution
+from smartcron.domain.task import Task
+from smartcron.runner.procinfo import live_group_members, process_start_time
+from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.store import Store
+from smartcron.store.executions import SlotClaim, Start
+from tests.conftest import utc
+from tests.runner.runner_support import CHILD_ENV, add_task, running_engine, runs_of, settings_for, settle
+
+T0 = utc(2026, 3, 1, 10)
+DEAD_TOKEN = "d" * 32
+
+
+def left_running(
+    store: Store, task: Task, *, node: str, at: datetime, pid: int | None = None, lease_seconds: float = 60
+) -> Execution:
+    """A row as a runner leaves it when it dies while the task runs."""
+    [row] = store.executions.claim([SlotClaim(task.id, at, Trigger.SCHEDULE)], node=node, token="claim", now=at)
+    lease_until = at + timedelta(seconds=lease_seconds)
+    store.executions.begin([row.id], node=node, token=DEAD_TOKEN, now=at, lease_until=lease_until)
+    if pid is not None:
+        start = Start(row.id, task.id, at, pid, pid, process_start_time(pid))
+        store.executions.attach([start], token=DEAD_TOKEN)
+    return store.executions.get(row.id)
+
+
+def orphan(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A task process in its own group, as a dead runner leaves it."""
+    return subprocess.Popen(argv, start_new_session=True, env=env or CHILD_ENV)
+
+
+def test_a_running_row_whose_process_is_gone_is_abandoned_and_retried(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    task = add_task(store, "gone", ("true",), next_run_at=T0 + timedelta(hours=1), retries=2, retry_delay=30)
+    dead = orphan("true")
+    dead.wait()
+    row = left_running(store, task, node="node-a", at=T0, pid=dead.pid)
+    with running_engine(settings, store, clock, role="runner") as engine:
+        report = recover_own_rows(engine, clock.now(), startup=True)
+        settle(engine)
+        retry_at = engine.next_retry_at()
+        assert retry_at is not None
+        clock.set(retry_at)
+        engine.run_pass(clock.now())
+        settle(engine)
+    assert (report.adopted, report.abandoned) == (0, 1)
+    first, retry = runs_of(store, task)
+    assert (first.id, first.status, first.reason) == (
+        row.id,
+        ExecutionStatus.ABANDONED,
+        "process gone (its runner died)",
+    )
+    assert (retry.trigger, retry.attempt, retry.retry_of, retry.status) == (
+        Trigger.RETRY, 1, row.id, ExecutionStatus.SUCCESS,
+    )  # fmt: skip
+
+
+def test_a_live_process_is_adopted_and_supervised_under_its_timeout(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = SystemClock()
+    task = add_task(store, "adoptee", ("sleep", "300"), next_run_at=clock.now() + timedelta(hours=1), timeout=2)
+    child = orphan("sh", "-c", "sleep 300 & sleep 300")
+    try:
+        row = left_running(store, task, node="node-a", at=clock.now(), pid=child.pid)
+        with running_engine(settings, store, clock, role="runner") as engine:
+            report = recover_own_rows(engine, clock.now(), startup=True)
+            assert engine.supervisor.running() == {row.id}
+            settle(engine)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert report.adopted == 1
+    after = store.executions.get(row.id)
+    assert (after.status, after.exit_code) == (ExecutionStatus.TIMEOUT, None)
+    assert live_group_members(child.pid) == []
+
+
+def test_a_running_row_without_pid_has_its_process_found_by_environment_and_killed(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    settings = settings_for(store, tmp_path / "home")
+    clock = SystemClock()
+    task = add_task(store, "unrecorded", ("sleep", "300"), next_run_at=clock.now() + timedelta(hours=1), retries=0)
+    row = left_running(store, task, node="node-a", at=clock.now())
+    env = CHILD_ENV | {
+        "SMARTCRON_EXECUTION_ID": str(row.id),
+        "SMARTCRON_TASK": "unrecorded",
+        "SMARTCRON_SCHEDULED_FOR": row.scheduled_for.isoformat(),
+    }
+    stranger_env = env | {"SMARTCRON_TASK": "another_installation"}
+    child = orphan("sleep", "300", env=env)
+    stranger = orphan("sleep", "300", env=stranger_env)
+    try:
+        with running_engine(settings, store, clock, role="runner") as engine:
+            report = recover_own_rows(engine, clock.now(), startup=True)
+            settle(engine)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+        assert stranger.poll() is None
+    finally:
+        for process in (child, stranger):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    assert report.abandoned == 1
+    after = store.executions.get(row.id)
+    assert after.status is ExecutionStatus.ABANDONED
+    assert after.reason == "its runner died before recording the process; 1 process(es) killed"
+
+
+def test_tick_leaves_rows_of_a_live_owner_alone_and_takes_those_whose_lease_ran_out(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    task = add_task(store, "owned", ("true",), next_run_at=T0 + timedelta(hours=1), retries=0)
+    dead = orphan("true")
+    dead.wait()
+    fresh = left_running(store, task, node="node-a", at=T0, pid=dead.pid, lease_seconds=60)
+    expired = left_running(store, task, node="node-a", at=T0 - timedelta(minutes=5), pid=dead.pid, lease_seconds=60)
+    with running_engine(settings, store, clock) as engine:
+        report = recover_own_rows(engine, clock.now(), startup=False)
+        settle(engine)
+    assert report.abandoned == 1
+    assert store.executions.get(fresh.id).status is ExecutionStatus.RUNNING
+    assert store.executions.get(expired.id).status is ExecutionStatus.ABANDONED
+
+
+def test_slots_a_dead_runner_claimed_but_never_started_follow_the_catchup_policy(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(utc(2026, 3, 1, 13, 30))
+    task = add_task(store, "hourly", ("true",), next_run_at=utc(2026, 3, 1, 14), schedule="0 * * * *")
+    claims = [SlotClaim(task.id, utc(2026, 3, 1, hour), Trigger.SCHEDULE) for hour in (11, 12, 13)]
+    store.executions.claim(claims, node="node-a", token="dead-claim", now=utc(2026, 3, 1, 11))
+    manual = store.executions.enqueue(task.id, scheduled_for=utc(2026, 3, 1, 12, 10))
+    with running_engine(settings, store, clock, role="runner") as engine:
+        report = recover_own_rows(engine, clock.now(), startup=True)
+        for _ in range(3):
+            engine.run_pass(clock.now())
+            settle(engine)
+    assert report.missed == 2
+    assert [(r.scheduled_for.strftime("%H:%M"), r.status) for r in runs_of(store, task)] == [
+        ("11:00", ExecutionStatus.MISSED),
+        ("12:00", ExecutionStatus.MISSED),
+        ("12:10", ExecutionStatus.SUCCESS),
+        ("13:00", ExecutionStatus.SUCCESS),
+    ]
+    assert store.executions.get(manual).status is ExecutionStatus.SUCCESS
+
+
+def test_rows_of_a_node_that_went_silent_are_abandoned_by_a_healthy_one(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home", node="node-a")
+    now = T0 + timedelta(minutes=10)
+    clock = FakeClock(now)
+    task = add_task(store, "shared", ("true",), next_run_at=T0 + timedelta(hours=1), retries=0)
+    silent = left_running(store, task, node="node-b", at=T0, pid=None)
+    busy = left_running(store, task, node="node-c", at=T0 + timedelta(seconds=1), pid=None)
+    store.nodes.beat("node-b", "runner", now=T0)
+    store.nodes.beat("node-c", "runner", now=now - timedelta(seconds=5))
+    with running_engine(settings, store, clock, role="runner") as engine:
+        assert reclaim_stale_nodes(engine, clock.now()) == 1
+        settle(engine)
+    after = store.executions.get(silent.id)
+    assert (after.status, after.reason) == (ExecutionStatus.ABANDONED, "node node-b stopped renewing its lease")
+    assert store.executions.get(busy.id).status is ExecutionStatus.RUNNING
