@@ -28,6 +28,7 @@ from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.health import CheckResult
 from smartcron.domain.task import Task
 from smartcron.monitor.checks import RUNNER_ROLES, newest_runner_heartbeat
+from smartcron.runner.outcomes import abandoned, as_finished, milliseconds_since
 from smartcron.runner.procinfo import kill_group, process_alive, processes_by_execution, read_stat
 from smartcron.store import Store
 from smartcron.store.executions import Finish
@@ -115,12 +116,12 @@ class RunRepairer:
             self._kill(row, run_processes(row, by_execution))
             task = tasks.get(row.task_id)
             timeout = task.spec.timeout if task else 0
-            outcome = self._outcome(
-                row,
-                now,
+            outcome = Outcome(
                 ExecutionStatus.TIMEOUT,
-                f"hung: still running {timeout} s timeout later; killed by the health monitor",
-                ErrorCategory.RECOVERABLE,
+                now,
+                reason=f"hung: still running well past its {timeout} s timeout; killed by the health monitor",
+                error_category=ErrorCategory.RECOVERABLE,
+                duration_ms=milliseconds_since(row, now),
             )
             repaired += self._write([(row, task, outcome)])
         if not overdue:
@@ -185,16 +186,7 @@ class RunRepairer:
                     dead.append((row, "process gone"))
             elif not lease_current:
                 dead.append((row, f"process gone: its runner on {row.node} stopped renewing the lease"))
-        repaired = self._write(
-            [
-                (
-                    row,
-                    tasks.get(row.task_id),
-                    self._outcome(row, now, ExecutionStatus.ABANDONED, reason, ErrorCategory.RECOVERABLE),
-                )
-                for row, reason in dead
-            ]
-        )
+        repaired = self._write([(row, tasks.get(row.task_id), abandoned(row, now, reason)) for row, reason in dead])
         if not repaired:
             return CheckResult("dead_tasks", CheckStatus.OK, 0, f"{len(running)} running, none dead"), repaired
         message = f"marked {len(repaired)} dead run(s) abandoned: {_names([r.execution for r in repaired])}"
@@ -213,12 +205,8 @@ class RunRepairer:
         stale = [row for row in self.store.executions.pending() if row.scheduled_for < now - bound]
         reason = f"no runner started it within {bound.total_seconds():.0f} s"
         tasks = self.store.tasks.by_ids(row.task_id for row in stale)
-        repaired = self._write(
-            [
-                (row, tasks.get(row.task_id), self._outcome(row, now, ExecutionStatus.MISSED, reason, None))
-                for row in stale
-            ]
-        )
+        outcome = Outcome(ExecutionStatus.MISSED, now, reason=reason)
+        repaired = self._write([(row, tasks.get(row.task_id), outcome) for row in stale])
         if not repaired:
             return CheckResult("stale_runs", CheckStatus.OK, 0, "no queued run is stale"), repaired
         message = (
@@ -227,13 +215,6 @@ class RunRepairer:
         return CheckResult("stale_runs", CheckStatus.WARN, float(len(repaired)), message), repaired
 
     # -- writing ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _outcome(
-        row: Execution, now: datetime, status: ExecutionStatus, reason: str, category: ErrorCategory | None
-    ) -> Outcome:
-        duration = int((now - row.started_at).total_seconds() * 1000) if row.started_at else None
-        return Outcome(status=status, finished_at=now, reason=reason, error_category=category, duration_ms=duration)
 
     def _write(self, items: Sequence[tuple[Execution, Task | None, Outcome]]) -> list[Repaired]:
         """Finish each row only if it still holds the lease token we saw (compare-and-swap)."""
@@ -250,5 +231,5 @@ class RunRepairer:
                     outcome.reason,
                     extra={"task": row.task_name, "execution": row.id, "action": outcome.status.value},
                 )
-                repaired.append(Repaired(self.store.executions.get(row.id), task, outcome))
+                repaired.append(Repaired(as_finished(row, outcome), task, outcome))
         return repaired
