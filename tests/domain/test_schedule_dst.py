@@ -133,6 +133,24 @@ def test_fixed_hour_range_across_fall_back_runs_two_oclock_once() -> None:
     ]
 
 
+def test_star_in_the_minute_field_alone_follows_real_time_in_both_passes() -> None:
+    # Debian cron: a job is "wildcard" when its minute or its hour field starts with '*'.
+    assert fires("*/30 2 * * *", nz(2027, 4, 4, 0, 0), 5) == [
+        "2027-04-04T02:00:00+13:00",
+        "2027-04-04T02:30:00+13:00",
+        "2027-04-04T02:00:00+12:00",
+        "2027-04-04T02:30:00+12:00",
+        "2027-04-05T02:00:00+12:00",
+    ]
+
+
+def test_hour_step_that_does_not_start_with_a_star_is_fixed_time_as_in_debian_cron() -> None:
+    assert fires("0 2-22/4 * * *", nz(2027, 4, 4, 0, 0), 2) == [
+        "2027-04-04T02:00:00+13:00",
+        "2027-04-04T06:00:00+12:00",
+    ]
+
+
 def test_six_field_fixed_time_job_runs_once_in_the_repeated_hour() -> None:
     # cronsim alone would fire this one twice; smartcron applies the Debian rule to 6 fields too.
     assert fires("0 30 2 * * *", nz(2027, 4, 3, 12, 0), 2) == [
