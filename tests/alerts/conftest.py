@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from smartcron.alerts.dispatcher import Dispatcher
+from smartcron.alerts.service import AlertService
 from smartcron.config import Settings, load_settings
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
@@ -158,3 +160,24 @@ def record_run(
     )
     store.executions.finish([Finish(claimed.id, task.id, outcome)], token=token)
     return store.executions.get(claimed.id)
+
+
+@dataclass
+class World:
+    store: Store
+    settings: Settings
+    service: AlertService
+    dispatcher: Dispatcher
+    smtp: SmtpServer
+
+
+@pytest.fixture
+def world(home: Path, smtp: SmtpServer, sqlite_store: Store) -> World:
+    settings = mail_settings(home, smtp)
+    return World(
+        sqlite_store,
+        settings,
+        AlertService(sqlite_store, settings),
+        Dispatcher(sqlite_store, settings, node="test-node"),
+        smtp,
+    )

@@ -6,11 +6,8 @@ Runs are recorded in the store as the runner records them; time is passed explic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from smartcron.alerts.dispatcher import Dispatcher
 from smartcron.alerts.service import AlertService
@@ -19,31 +16,10 @@ from smartcron.domain.alerts import NotificationState
 from smartcron.domain.enums import AlertState, ExecutionStatus, Severity
 from smartcron.logs import configure
 from smartcron.store import Store
-from tests.alerts.conftest import SmtpServer, add_task, mail_settings, record_run
+from tests.alerts.conftest import World, add_task, record_run
 from tests.conftest import utc
 
 NOW = utc(2026, 11, 26, 20, 0)  # 09:00 on the 27th in Auckland
-
-
-@dataclass
-class World:
-    store: Store
-    settings: Settings
-    service: AlertService
-    dispatcher: Dispatcher
-    smtp: SmtpServer
-
-
-@pytest.fixture
-def world(home: Path, smtp: SmtpServer, sqlite_store: Store) -> World:
-    settings = mail_settings(home, smtp)
-    return World(
-        sqlite_store,
-        settings,
-        AlertService(sqlite_store, settings),
-        Dispatcher(sqlite_store, settings, node="test-node"),
-        smtp,
-    )
 
 
 def fail(world: World, name: str, *, priority: int, at: timedelta = timedelta(0), **spec: object) -> None:
@@ -252,18 +228,36 @@ def _overrides(settings: Settings) -> dict[str, object]:
 
 
 def test_two_hundred_tasks_failing_together_send_a_bounded_number_of_messages(world: World) -> None:
-    for i in range(200):
+    fail(world, "pos_sync_000", priority=1, notify_emails=("store-manager@example.com",))
+    for i in range(1, 200):
         fail(world, f"pos_sync_{i:03}", priority=1)
-    for second in range(0, 120, 1):
+    for second in range(0, 120, 5):
         world.dispatcher.send_pending(NOW + timedelta(seconds=second))
 
     mails = world.smtp.received
-    assert 1 <= len(mails) <= 3
-    digest = mails[0]
-    assert digest.subject == "[smartcron DIGEST] 200 alerts (200 critical)"
-    assert "... and 150 more." in digest.body
-    assert len(digest.body) < 20_000
+    assert len(mails) <= 3
+    everyone = next(m for m in mails if m.recipients == ["ops@example.com"])
+    assert everyone.subject == "[smartcron DIGEST] 200 alerts (200 critical)"
+    assert "... and 150 more." in everyone.body and len(everyone.body) < 20_000
+    manager = next(m for m in mails if m.recipients == ["store-manager@example.com"])
+    assert manager.subject == "[smartcron DIGEST] 1 alerts (1 critical)" and "pos_sync_000" in manager.body
     assert all(a.notified_at is not None for a in world.store.alerts.list(limit=500))
+
+
+def test_two_hundred_tasks_recovering_together_send_one_resolved_digest(world: World) -> None:
+    for i in range(200):
+        fail(world, f"pos_sync_{i:03}", priority=1)
+    world.dispatcher.send_pending(NOW)
+    recovered = timedelta(minutes=10)
+    for i in range(200):
+        succeed(world, f"pos_sync_{i:03}", at=recovered)
+    for second in range(0, 120, 5):
+        world.dispatcher.send_pending(NOW + recovered + timedelta(seconds=second))
+
+    failed_digest, resolved = world.smtp.received
+    assert failed_digest.subject == "[smartcron DIGEST] 200 alerts (200 critical)"
+    assert resolved.subject == "[smartcron DIGEST] 200 resolved"
+    assert resolved.body.count("\n- [RESOLVED] ") == 50
 
 
 def test_no_email_configured_creates_no_notifications(home: Path, sqlite_store: Store) -> None:

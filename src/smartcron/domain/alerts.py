@@ -175,7 +175,7 @@ def owed_kind(alert: Alert) -> NotificationKind | None:
 
 # -- which runs raise an alert -----------------------------------------------------------------------
 
-_DELIBERATE_KILL_WORDS = ("replace", "operator", "shutdown", "lease", "user")
+_DELIBERATE_KILL_WORDS = ("replace", "operator", "shutdown", "lease")
 """Reasons of ``killed`` runs that someone or something meant: not a failure of the task.
 
 A replaced run (overlap = replace), an operator's kill, a runner shutting down past its grace,
