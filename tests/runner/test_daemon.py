@@ -1,0 +1,97 @@
+"""``smartcron run``: waking at each slot (seconds too), manual runs, heartbeat, stopping on a signal."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from smartcron.clock import FakeClock, SystemClock
+from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.runner.daemon import Daemon
+from smartcron.runner.procinfo import live_group_members
+from smartcron.store import Store
+from tests.conftest import utc
+from tests.runner.runner_support import (
+    CHILD_ENV,
+    SETTLE_SECONDS,
+    add_task,
+    home_store,
+    runs_of,
+    settings_for,
+    smartcron,
+    smartcron_env,
+    wait_until,
+)
+
+
+def test_daemon_wakes_at_every_slot_of_a_six_field_schedule(sqlite_store: Store, tmp_path: Path) -> None:
+    # The clock only moves when the daemon sleeps, so each wake-up lands exactly on a slot.
+    settings = settings_for(sqlite_store, tmp_path / "home")
+    start = utc(2026, 3, 1, 10)
+    clock = FakeClock(start)
+    task = add_task(sqlite_store, "every_two_seconds", ("true",), next_run_at=start, schedule="*/2 * * * * *")
+    daemon = Daemon(settings, sqlite_store, clock=clock, base_env=CHILD_ENV, cwd=str(tmp_path), background=False)
+    daemon.run(until=start + timedelta(seconds=9))
+    runs = runs_of(sqlite_store, task)
+    assert [(r.scheduled_for.second, r.status, r.trigger) for r in runs] == [
+        (second, ExecutionStatus.SUCCESS, Trigger.SCHEDULE) for second in (0, 2, 4, 6, 8)
+    ]
+    assert all(r.started_at == r.scheduled_for for r in runs), "each run starts at its slot, not a second late"
+    beat = sqlite_store.nodes.get("node-a", "runner")
+    assert beat is not None and beat.info == {"active": False, "running": 0}
+
+
+def test_daemon_starts_a_queued_manual_run_without_waiting_for_a_slot(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = SystemClock()
+    task = add_task(store, "by_hand", ("echo", "hello"), next_run_at=clock.now() + timedelta(days=1))
+    daemon = Daemon(settings, store, clock=clock, base_env=CHILD_ENV, cwd=str(tmp_path), background=False)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_until(lambda: store.nodes.get("node-a", "runner") is not None, "the daemon's first heartbeat")
+        queued = store.executions.enqueue(task.id, scheduled_for=clock.now())
+        wait_until(lambda: store.executions.get(queued).status.is_final, "the manual run to finish")
+    finally:
+        daemon.request_stop()
+        thread.join(SETTLE_SECONDS)
+    assert not thread.is_alive()
+    run = store.executions.get(queued)
+    assert (run.status, run.trigger, run.output) == (ExecutionStatus.SUCCESS, Trigger.MANUAL, "hello\n")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_claiming_kills_what_outlives_the_grace_records_everything_and_exits_zero(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    home = tmp_path / "home"
+    _, store = home_store(home)
+    now = datetime.now(UTC)
+    quick_file = tmp_path / "quick-done"
+    slow = add_task(store, "slow", ("sh", "-c", "sleep 300 & sleep 300"), next_run_at=now, schedule="0 0 1 1 *")
+    quick = add_task(
+        store, "quick", ("sh", "-c", f"sleep 0.5; touch {quick_file}"), next_run_at=now, schedule="0 0 1 1 *"
+    )
+    env = smartcron_env(home, runner_shutdown_grace="2")
+    runner = smartcron("run", "-q", env=env, cwd=tmp_path)
+    try:
+        wait_until(
+            lambda: all(r.pgid for t in (slow, quick) for r in runs_of(store, t)) and len(runs_of(store, slow)) == 1,
+            "both tasks running",
+        )
+        [slow_run] = runs_of(store, slow)
+        pgid = store.executions.get(slow_run.id).pgid
+        runner.send_signal(stop_signal)
+        assert runner.wait(timeout=SETTLE_SECONDS) == 0, (tmp_path / "smartcron.out").read_text()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert [(r.status, r.reason) for r in runs_of(store, slow)] == [(ExecutionStatus.KILLED, "shutdown")]
+    assert [r.status for r in runs_of(store, quick)] == [ExecutionStatus.SUCCESS] and quick_file.exists()
+    assert pgid is not None and live_group_members(pgid) == []
+    beat = store.nodes.latest("runner")
+    assert beat is not None and beat.info == {"active": False, "running": 0}

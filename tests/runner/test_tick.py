@@ -1,0 +1,82 @@
+"""``smartcron tick`` as cron runs it: real subprocesses, one pass, supervised to the end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from smartcron.domain.enums import ExecutionStatus
+from smartcron.store import Store
+from tests.runner.runner_support import (
+    add_task,
+    home_store,
+    runs_of,
+    smartcron,
+    smartcron_env,
+    wait_until,
+)
+
+TICK_WAIT = 120.0  # a bound only a hang reaches
+
+
+def test_tick_runs_the_due_tasks_records_them_and_exits(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _, store = home_store(home)
+    now = datetime.now(UTC)
+    ok = add_task(store, "ok", ("echo", "done"), next_run_at=now)
+    failing = add_task(store, "failing", ("sh", "-c", "exit 2"), next_run_at=now, retries=0)
+    later = add_task(store, "later", ("true",), next_run_at=now.replace(year=now.year + 1))
+    tick = smartcron("tick", "--json", env=smartcron_env(home), cwd=tmp_path)
+    assert tick.wait(timeout=TICK_WAIT) == 0
+    report = json.loads((tmp_path / "smartcron.out").read_text())
+    assert report == {"due": 2, "claimed": 2, "started": 2, "recovered": 0}
+    assert [r.status for r in runs_of(store, ok)] == [ExecutionStatus.SUCCESS]
+    assert [(r.status, r.exit_code) for r in runs_of(store, failing)] == [(ExecutionStatus.FAILED, 2)]
+    assert runs_of(store, later) == []
+    beat = store.nodes.latest("tick")
+    assert beat is not None and beat.info == {"active": False, "running": 0}
+
+
+def test_a_tick_stays_until_its_long_run_ends_and_the_next_tick_skips_the_overlapping_slot(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _, store = home_store(home)
+    release = tmp_path / "release"
+    wait_for_release = f"while [ ! -e {release} ]; do sleep 0.05; done"
+    # A yearly schedule: only the slots this test sets are due, whenever the minute turns.
+    task = add_task(store, "long", ("sh", "-c", wait_for_release), next_run_at=datetime.now(UTC), schedule="0 0 1 1 *")
+    env = smartcron_env(home)
+    first = smartcron("tick", env=env, cwd=tmp_path, output="first.out")
+    try:
+        wait_until(lambda: [r.status for r in runs_of(store, task)] == [ExecutionStatus.RUNNING], "the run started")
+        store.tasks.set_next_run(task.id, datetime.now(UTC))
+        second = smartcron("tick", env=env, cwd=tmp_path, output="second.out")
+        assert second.wait(timeout=TICK_WAIT) == 0
+        assert first.poll() is None, "the first tick waits for its run"
+        release.touch()
+        assert first.wait(timeout=TICK_WAIT) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert [(r.status, r.reason) for r in runs_of(store, task)] == [
+        (ExecutionStatus.SUCCESS, None),
+        (ExecutionStatus.SKIPPED, "overlap"),
+    ]
+
+
+@pytest.mark.slow
+def test_fifty_concurrent_ticks_on_one_due_slot_run_it_exactly_once(store: Store, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    url = store.engine.url.render_as_string(hide_password=False)
+    counter = tmp_path / "counter"
+    command = ("sh", "-c", f"echo ran >> {counter}")
+    task = add_task(store, "once", command, next_run_at=datetime.now(UTC), schedule="0 0 1 1 *")
+    env = smartcron_env(home, database_url=url)
+    ticks = [smartcron("tick", env=env, cwd=tmp_path, output=f"tick{i}.out") for i in range(50)]
+    codes = [tick.wait(timeout=TICK_WAIT * 3) for tick in ticks]
+    outputs = [(tmp_path / f"tick{i}.out").read_text() for i in range(50)]
+    assert codes == [0] * 50, [o for o in outputs if o]
+    assert counter.read_text() == "ran\n"
+    assert [r.status for r in runs_of(store, task)] == [ExecutionStatus.SUCCESS]
