@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
@@ -56,4 +58,4 @@ def health_cmd(app: AppContext, as_json: bool) -> None:
     else:
         _print_table(report)
     if report.worst is CheckStatus.FAIL:
-        click.get_current_context().exit(1)
+        sys.exit(1)  # a value returned through click would be lost under `python -m smartcron`

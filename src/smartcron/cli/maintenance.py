@@ -6,6 +6,7 @@ a progress bar on a terminal (never in ``--json`` output or a log file).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -194,4 +195,4 @@ def disk_check_cmd(app: AppContext, as_json: bool) -> None:
         for result in results:
             click.echo(f"{result.status.value:<4}  {result.name:<12}  {result.message}")
     if any(result.status is CheckStatus.FAIL for result in results):
-        click.get_current_context().exit(1)
+        sys.exit(1)  # a value returned through click would be lost under `python -m smartcron`
