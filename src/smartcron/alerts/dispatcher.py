@@ -88,7 +88,11 @@ class Dispatcher:
         sent = 0
         for _ in range(MAX_BATCHES_PER_PASS):
             claimed = self._store.notifications.claim(
-                now=now, node=self._node, until=now + timedelta(seconds=CLAIM_SECONDS), limit=BATCH
+                now=now,
+                node=self._node,
+                until=now + timedelta(seconds=CLAIM_SECONDS),
+                limit=BATCH,
+                channels=list(self._channels),
             )
             sent += self._deliver(claimed, now)
             if len(claimed) < BATCH:
@@ -176,13 +180,7 @@ class Dispatcher:
             by_channel[row.channel].append(row)
         sent = 0
         for channel_id, rows in by_channel.items():
-            channel = self._channels.get(channel_id)
-            if channel is None:
-                for row in rows:
-                    self._store.notifications.mark_failed(
-                        row.id, node=self._node, error="channel no longer configured", retry_at=None
-                    )
-                continue
+            channel = self._channels[channel_id]  # claimed only for our own channels
             messages = [
                 OutgoingMessage(row.subject, row.body, row.recipients, reference=f"notification-{row.id}")
                 for row in rows

@@ -144,13 +144,19 @@ class NotificationRepository:
             (n.c.state == NotificationState.SENDING.value) & (n.c.claimed_until < now),
         )
 
-    def claim(self, *, now: datetime, node: str, until: datetime, limit: int = 200) -> list[Notification]:
-        """Claim up to ``limit`` due messages for ``node`` until ``until``; returns those won."""
+    def claim(
+        self, *, now: datetime, node: str, until: datetime, limit: int = 200, channels: Sequence[str] | None = None
+    ) -> list[Notification]:
+        """Claim up to ``limit`` due messages for ``node`` until ``until``; returns those won.
+
+        ``channels``: only messages for these channels (a node claims only what it can send, so
+        nodes configured differently never fail each other's messages).
+        """
+        query = select(n.c.id).where(self._claimable(now)).order_by(n.c.id).limit(limit)
+        if channels is not None:
+            query = query.where(n.c.channel.in_(list(channels)))
         with self._engine.connect() as conn:
-            candidates = [
-                int(x)
-                for (x,) in conn.execute(select(n.c.id).where(self._claimable(now)).order_by(n.c.id).limit(limit))
-            ]
+            candidates = [int(x) for (x,) in conn.execute(query)]
         if not candidates:
             return []
         won = [x for x in candidates if self.claim_one(x, now=now, node=node, until=until)]
