@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from smartcron.alerts.service import AlertService
 from smartcron.config import Settings
 from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Trigger
@@ -43,6 +44,6 @@ class Actions:
 
     def acknowledge(self, alert_id: int) -> Alert:
         now = self._store.database_now()
-        alert = self._store.alerts.acknowledge(alert_id, by=self._actor, now=now)
+        alert = AlertService(self._store, self._settings).acknowledge(alert_id, by=self._actor, now=now)
         self._store.audit.record(self._actor, "alert.ack", f"alert {alert_id}", {"kind": alert.kind}, now=now)
         return alert

@@ -15,16 +15,21 @@ log = logging.getLogger(__name__)
 
 
 def scorecard_or_reason(request: Request) -> tuple[Any, str | None]:
-    """The monitor's scorecard, or why there is none (its module not installed yet, or it failed)."""
+    """The monitor's scorecard, or why there is none."""
+    from smartcron.monitor.scorecard import scorecard
+
     state = request.app.state
-    try:
-        from smartcron.monitor.scorecard import scorecard
-    except ImportError:
-        return None, "the scorecard is not available yet"
     try:
         return scorecard(state.store, state.settings, state.clock.now()), None
     except SmartcronError as exc:
         return None, exc.message
+
+
+def scorecard_rows(card: Any) -> list[dict[str, Any]] | None:
+    """The scorecard's indicators as plain rows (name, status, value, message)."""
+    if card is None:
+        return None
+    return [result.to_dict() for result in card]
 
 
 def health_panel(request: Request) -> dict[str, Any]:
@@ -36,7 +41,7 @@ def health_panel(request: Request) -> dict[str, Any]:
         "heartbeats": [
             {"beat": beat, "age": (now - beat.heartbeat_at).total_seconds()} for beat in state.store.nodes.all()
         ],
-        "scorecard": card.to_dict() if card is not None and hasattr(card, "to_dict") else card,
+        "scorecard": scorecard_rows(card),
         "scorecard_reason": card_reason,
         "runner_down_after": state.settings.health_runner_down_after,
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from smartcron.domain.schedule import describe, parse_schedule
 from smartcron.errors import SmartcronError
 
 
@@ -42,10 +43,6 @@ def mark_dst_changes(times: list[datetime], zone: ZoneInfo, now: datetime) -> li
 def next_fire_times(schedule: str, zone_name: str, now: datetime, count: int = 10) -> list[FireTime] | str:
     """The next ``count`` fire times, or a one-line reason why they cannot be shown."""
     try:
-        from smartcron.domain.schedule import parse_schedule
-    except ImportError:
-        return "schedule evaluation is not available yet"
-    try:
         zone = ZoneInfo(zone_name)
         parsed = parse_schedule(schedule, zone_name)
         times: list[datetime] = []
@@ -59,10 +56,6 @@ def next_fire_times(schedule: str, zone_name: str, now: datetime, count: int = 1
 
 
 def describe_schedule(schedule: str) -> str:
-    try:
-        from smartcron.domain.schedule import describe
-    except ImportError:
-        return schedule
     try:
         return str(describe(schedule))
     except (SmartcronError, ValueError):

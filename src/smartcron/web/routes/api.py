@@ -11,7 +11,7 @@ from smartcron.domain.enums import ExecutionStatus
 from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_operator, require_viewer
-from smartcron.web.panels import scorecard_or_reason
+from smartcron.web.panels import scorecard_or_reason, scorecard_rows
 from smartcron.web.routes.api_models import (
     ActivityOut,
     AlertOut,
@@ -22,6 +22,7 @@ from smartcron.web.routes.api_models import (
     FireTimeOut,
     HealthOut,
     HeartbeatOut,
+    IndicatorOut,
     LogOut,
     PointOut,
     QueuedOut,
@@ -156,6 +157,7 @@ def health(request: Request, _: Viewer) -> HealthOut:
     state = request.app.state
     now = state.clock.now()
     card, reason = scorecard_or_reason(request)
+    rows = scorecard_rows(card)
     return HealthOut(
         checks=[
             CheckOut(
@@ -172,7 +174,7 @@ def health(request: Request, _: Viewer) -> HealthOut:
             )
             for b in state.store.nodes.all()
         ],
-        scorecard=card.to_dict() if card is not None and hasattr(card, "to_dict") else card,
+        scorecard=None if rows is None else [IndicatorOut(**row) for row in rows],
         scorecard_unavailable=reason,
     )
 

@@ -188,10 +188,17 @@ class HeartbeatOut(BaseModel):
     age_seconds: float
 
 
+class IndicatorOut(BaseModel):
+    name: str
+    status: str
+    value: float | None
+    message: str
+
+
 class HealthOut(BaseModel):
     checks: list[CheckOut]
     heartbeats: list[HeartbeatOut]
-    scorecard: Any
+    scorecard: list[IndicatorOut] | None
     scorecard_unavailable: str | None
 
 
