@@ -223,3 +223,18 @@ def test_run_counts_cover_the_window_and_leave_out_deliberate_kills(store: Store
     store.executions.finish(finishes, token=None)
     counts = store.alert_rules.run_counts(NOW - timedelta(hours=1))
     assert counts[task_id].finished == 3 and counts[task_id].failed == 2
+
+
+def test_a_dispatcher_claims_only_messages_for_its_own_channels(store: Store) -> None:
+    email, hook = store.notifications.add(
+        [
+            NewNotification(NotificationKind.TEST, "email", "s", "b", ("a@b.c",)),
+            NewNotification(NotificationKind.TEST, "apprise:0123456789abcdef", "s", "b"),
+        ],
+        now=NOW,
+    )
+    until = NOW + timedelta(minutes=5)
+    assert [n.id for n in store.notifications.claim(now=NOW, node="hook-only", until=until, channels=[])] == []
+    claimed = store.notifications.claim(now=NOW, node="hook-only", until=until, channels=["apprise:0123456789abcdef"])
+    assert [n.id for n in claimed] == [hook]
+    assert [n.id for n in store.notifications.claim(now=NOW, node="mail", until=until, channels=["email"])] == [email]
