@@ -10,7 +10,7 @@ from smartcron.domain.taskfields import RESERVED_PREFIX
 from smartcron.maintenance.backup import list_backups
 from smartcron.maintenance.builtin import ensure_builtin_tasks
 from smartcron.services.setup import initialise
-from smartcron.store import open_store
+from smartcron.store import Store, open_store
 from tests.conftest import utc
 
 NOW = utc(2026, 3, 4, 12, 0)  # a Wednesday
@@ -45,7 +45,7 @@ def test_init_registers_the_built_in_tasks_with_the_seeds_schedules(settings: Se
         store.close()
 
 
-def test_next_runs_follow_the_schedules_in_the_configured_zone(sqlite_store, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_next_runs_follow_the_schedules_in_the_configured_zone(sqlite_store: Store, settings: Settings) -> None:
     ensure_builtin_tasks(settings, sqlite_store, now=NOW)
 
     assert {t.name: t.next_run_at for t in sqlite_store.tasks.list()} == {
@@ -53,7 +53,7 @@ def test_next_runs_follow_the_schedules_in_the_configured_zone(sqlite_store, set
     }
 
 
-def test_registering_again_adds_nothing_and_keeps_a_persons_changes(sqlite_store, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_registering_again_adds_nothing_and_keeps_a_persons_changes(sqlite_store: Store, settings: Settings) -> None:
     ensure_builtin_tasks(settings, sqlite_store, now=NOW)
     sqlite_store.tasks.set_flags("smartcron.vacuum", now=NOW, paused=True)
 
