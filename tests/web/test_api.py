@@ -192,3 +192,35 @@ def test_every_page_renders_for_an_admin(admin: tuple[TestClient, str], web_stor
         "/partials/tasks/nightly",
     ):
         assert client.get(path).status_code == 200, path
+
+
+def test_admins_edit_a_task_and_bad_values_are_refused_with_the_field_named(
+    admin: tuple[TestClient, str], operator: tuple[TestClient, str], web_store: Store
+) -> None:
+    client, csrf = admin
+    add_task(web_store, "nightly")
+    edited = client.patch(
+        "/api/v1/tasks/nightly", json={"schedule": "0 3 * * *", "timeout": 60}, headers={"X-CSRF-Token": csrf}
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["schedule"] == "0 3 * * *"
+    assert web_store.tasks.get("nightly").spec.timeout == 60
+    bad = client.patch("/api/v1/tasks/nightly", json={"schedule": "0 0 30 2 *"}, headers={"X-CSRF-Token": csrf})
+    assert bad.status_code == 400
+    assert "schedule" in bad.json()["detail"]
+    refused = operator[0].patch("/api/v1/tasks/nightly", json={"timeout": 5}, headers={"X-CSRF-Token": operator[1]})
+    assert refused.status_code == 403
+    form = {
+        "csrf_token": csrf,
+        "description": "nightly <b>sync</b>",
+        "schedule": "0 4 * * *",
+        "timeout": "90",
+        "priority": "1",
+        "retries": "0",
+        "timezone": "",
+        "enabled": "on",
+    }
+    assert client.post("/tasks/nightly/edit", data=form, follow_redirects=False).status_code == 303
+    spec = web_store.tasks.get("nightly").spec
+    assert (spec.schedule, spec.timeout, spec.priority, spec.retries) == ("0 4 * * *", 90, 1, 0)
+    assert web_store.audit.list(limit=1)[0].action == "task.edit"

@@ -4,7 +4,9 @@ that the runner starts within a second (daemon) or at its next tick."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from smartcron.alerts.service import AlertService
 from smartcron.config import Settings
@@ -41,6 +43,10 @@ class Actions:
 
     def resume(self, name: str) -> Task:
         return self._registry.resume(name, now=self._store.database_now())
+
+    def edit(self, name: str, changes: Mapping[str, Any]) -> Task:
+        """Change some task-file keys of a task (admins); checked like a task file entry."""
+        return self._registry.edit(name, changes, now=self._store.database_now())
 
     def acknowledge(self, alert_id: int) -> Alert:
         now = self._store.database_now()

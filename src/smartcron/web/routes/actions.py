@@ -53,6 +53,31 @@ async def resume_task(request: Request, principal: Operator, name: TaskName, nex
     return _back(next)
 
 
+EDITABLE_TEXT = ("description", "schedule", "timezone")
+EDITABLE_NUMBERS = ("priority", "timeout", "retries")
+
+
+@router.post("/tasks/{name}/edit")
+async def edit_task(request: Request, principal: Admin, name: TaskName) -> Response:
+    form = await request.form()
+    changes: dict[str, object] = {}
+    for key in EDITABLE_TEXT:
+        value = form.get(key)
+        if isinstance(value, str):
+            changes[key] = value.strip() or None if key == "timezone" else value.strip()
+    for key in EDITABLE_NUMBERS:
+        value = form.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                changes[key] = int(value)
+            except ValueError:
+                raise UserError(f"field {key!r}: expected a whole number, got {value[:40]!r}") from None
+    changes["enabled"] = form.get("enabled") == "on"
+    _actions(request, principal).edit(name, changes)
+    flash(request, f"Saved {name}.")
+    return _back(f"/tasks/{name}")
+
+
 @router.post("/alerts/{alert_id}/ack")
 async def acknowledge_alert(
     request: Request, principal: Operator, alert_id: Annotated[int, Path(ge=1, le=2**62)], next: Next = "/alerts"

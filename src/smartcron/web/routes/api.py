@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.web import queries
 from smartcron.web.actions import Actions
-from smartcron.web.auth import Principal, require_operator, require_viewer
+from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
 from smartcron.web.panels import scorecard_or_reason, scorecard_rows
 from smartcron.web.routes.api_models import (
     ActivityOut,
@@ -43,6 +43,7 @@ ERRORS = {
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)  # type: ignore[arg-type]
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Operator = Annotated[Principal, Depends(require_operator)]
+Admin = Annotated[Principal, Depends(require_admin)]
 TaskName = Annotated[str, Path(min_length=1, max_length=128)]
 Id = Annotated[int, Path(ge=1, le=2**62)]
 MAX_HOURS = 24 * 90
@@ -101,6 +102,21 @@ async def pause_task(request: Request, principal: Operator, name: TaskName) -> T
 async def resume_task(request: Request, principal: Operator, name: TaskName) -> TaskStateOut:
     task = Actions(request.app.state.store, request.app.state.settings, principal).resume(name)
     return TaskStateOut(task=task.name, paused=task.paused, next_run_at=task.next_run_at)
+
+
+@router.patch("/tasks/{name}", response_model=TaskOut, summary="Change some task-file keys of a task (admin)")
+async def edit_task(
+    request: Request,
+    principal: Admin,
+    name: TaskName,
+    changes: Annotated[dict[str, Any], Body(examples=[{"schedule": "*/10 * * * *", "timeout": 120}])],
+) -> TaskOut:
+    state = request.app.state
+    task = Actions(state.store, state.settings, principal).edit(name, changes)
+    runs, successes = queries.success_counts(
+        state.store, [task.id], since=state.clock.now() - queries.SUCCESS_WINDOW
+    ).get(task.id, (0, 0))
+    return TaskOut.of(task, runs, successes)
 
 
 @router.get("/executions", response_model=ExecutionPage, summary="Runs, newest first, paged by id")
