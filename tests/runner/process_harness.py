@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import sys
 import threading
@@ -24,22 +25,41 @@ RESULT_WAIT = 30.0  # a bound that only a hang reaches; never a performance asse
 class SupervisorHarness:
     """Spawns through a real Supervisor and collects every ``on_exit`` call."""
 
-    def __init__(self, tmp_path: Path, *, on_exit: Callable[[ProcessResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        on_exit: Callable[[ProcessResult], None] | None = None,
+        errors_expected: bool = False,
+    ) -> None:
         self.log_dir = tmp_path / "logs"
         self.reports: list[ProcessResult] = []
         self._extra_on_exit = on_exit
         self._reported = threading.Condition()
         self._ids = itertools.count(1)
         self.supervisor = Supervisor(clock=SystemClock(), on_exit=self._on_exit)
+        self._errors = _ErrorRecords()
+        self._errors_expected = errors_expected
 
     def __enter__(self) -> SupervisorHarness:
+        logging.getLogger("smartcron.runner").addHandler(self._errors)
         self.supervisor.start()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self.supervisor.stop(0)
+        try:
+            self.supervisor.stop(0)
+        finally:
+            logging.getLogger("smartcron.runner").removeHandler(self._errors)
+        # The supervisor survives its own errors by logging them; a test must not.
+        if not self._errors_expected:
+            assert self.logged_errors == []
+
+    @property
+    def logged_errors(self) -> list[str]:
+        return [record.getMessage() for record in self._errors.records]
 
     def _on_exit(self, result: ProcessResult) -> None:
         with self._reported:
@@ -88,6 +108,15 @@ class SupervisorHarness:
         matches = [r for r in self.reports if r.execution_id == execution_id]
         assert len(matches) <= 1, f"execution {execution_id} reported {len(matches)} times"
         return matches[0] if matches else None
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def live_group_members(pgid: int) -> list[int]:

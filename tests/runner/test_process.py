@@ -146,12 +146,13 @@ def test_a_failing_on_exit_does_not_stop_supervision(tmp_path: Path) -> None:
         if result.execution_id == 1:
             raise RuntimeError("the database is on fire")
 
-    with SupervisorHarness(tmp_path, on_exit=explode) as harness:
+    with SupervisorHarness(tmp_path, on_exit=explode, errors_expected=True) as harness:
         first = harness.run("true", execution_id=1)
         second = harness.run("echo", "still here", execution_id=2)
 
     assert first.exit_code == 0
     assert second.output == "still here\n"
+    assert harness.logged_errors == ["on_exit failed"]
 
 
 @pytest.mark.parametrize(
