@@ -3,8 +3,12 @@
 * **Dead**: a ``running`` row whose process is gone and whose supervisor is gone too. On this node
   the pid (with its start time, so a reused pid does not count) and the processes carrying the
   run's ``SMARTCRON_EXECUTION_ID`` are checked; a row whose supervisor is still alive is left to it,
-  because it is about to record the real outcome. Rows of other nodes are judged by their lease
-  only: an expired lease means their runner stopped renewing it. Dead rows become ``abandoned``.
+  because it is about to record the real outcome. The supervisor counts as alive while the row's
+  lease is current and a runner or tick heartbeat of this node is fresh with its process running
+  (a tick still watching a long run rewrites that heartbeat every few seconds, so it shows there
+  even after newer ticks came and went). Rows of other nodes are judged by their lease only: an
+  expired lease means their runner stopped renewing it. Dead rows become ``abandoned``; retrying
+  them is the runner's business (its retry plans live in its memory), the alert service is told.
 * **Hung**: a ``running`` row of this node past timeout + kill grace + a margin: the runner failed to
   end it, so its process group is killed and the row becomes ``timeout``.
 * **Stale**: a ``scheduled`` row older than a bound while no runner is alive: nobody will start it
