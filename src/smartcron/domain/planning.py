@@ -109,9 +109,15 @@ def plan_slots(
     """Decide every due slot of one task (see the module docstring)."""
     if next_run_at > now:
         return SlotPlan((), (), None, next_run_at)
-    wanted = max(max_missed_rows, catchup_limit) + 2
-    recent = _recent_slots(schedule, next_run_at, now, wanted)
-    older = _older_slots(schedule, next_run_at, recent[0]) if len(recent) == wanted else None
+    following = schedule.next_after(next_run_at)
+    if following > now:
+        # The common case, one slot due (a runner that keeps up): one evaluation of the schedule.
+        recent, older = [next_run_at], None
+    else:
+        wanted = max(max_missed_rows, catchup_limit) + 2
+        recent = _recent_slots(schedule, next_run_at, now, wanted)
+        older = _older_slots(schedule, next_run_at, recent[0]) if len(recent) == wanted else None
+        following = schedule.next_after(now)
 
     runs, missed = _decide(
         schedule, recent, now=now, catchup=catchup, starting_deadline=starting_deadline, catchup_limit=catchup_limit
@@ -119,7 +125,7 @@ def plan_slots(
     individual = missed[-max_missed_rows:] if max_missed_rows > 0 else []
     rest = missed[: len(missed) - len(individual)]
     summary = _summarise(rest, older)
-    return SlotPlan(tuple(runs), tuple(individual), summary, schedule.next_after(now))
+    return SlotPlan(tuple(runs), tuple(individual), summary, following)
 
 
 def triage_waiting(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -248,11 +248,17 @@ class TaskRepository:
         nothing and has claimed nothing the other did not also claim through the slot key.
         Returns how many tasks moved.
         """
+        moves = list(moves)
+        known = [{"b_id": task_id, "b_old": old, "b_new": new} for task_id, old, new in moves if old is not None]
         moved = 0
         with self._engine.begin() as conn:
+            if known:  # one executemany: a burst of due tasks moves in one round trip
+                cas = update(t).where(t.c.id == bindparam("b_id"), t.c.next_run_at == bindparam("b_old"))
+                moved += conn.execute(cas.values(next_run_at=bindparam("b_new")), known).rowcount
             for task_id, expected, new in moves:
-                cond = t.c.next_run_at.is_(None) if expected is None else t.c.next_run_at == expected
-                moved += conn.execute(update(t).where(t.c.id == task_id, cond).values(next_run_at=new)).rowcount
+                if expected is None:
+                    cond = t.c.next_run_at.is_(None)
+                    moved += conn.execute(update(t).where(t.c.id == task_id, cond).values(next_run_at=new)).rowcount
         return moved
 
     def set_next_run(self, task_id: int, next_run_at: datetime | None) -> None:
