@@ -150,3 +150,11 @@ def test_metrics_older_than_the_cutoff_are_deleted(store: Store) -> None:
 
     assert store.metrics.delete_before(NOW - timedelta(days=90)) == 2
     assert store.metrics.names() == ["cpu_percent"]
+
+
+def test_latest_leaves_out_checks_no_run_reported_for_a_day(store: Store) -> None:
+    store.health.record([result("retired_check"), result("disk")], at=NOW - timedelta(days=1, seconds=1), node="a")
+    store.health.record([result("disk")], at=NOW, node="a")
+
+    assert [(r.name, r.at) for r in store.health.latest()] == [("disk", NOW)]
+    assert store.health.latest(node="nowhere") == []

@@ -27,6 +27,7 @@ from smartcron.store.schema import metrics as m
 from smartcron.store.types import EPOCH, to_millis
 
 DEFAULT_CHUNK = 2000
+LATEST_WINDOW = timedelta(days=1)
 
 
 def delete_chunk(engine: Engine, table: Table, condition: ColumnElement[bool], *, chunk: int) -> int:
@@ -72,13 +73,25 @@ class HealthRepository:
             conn.execute(insert(h), rows)
 
     def latest(self, *, node: str | None = None) -> list[RecordedCheck]:
-        """The newest result of every check (per node), ordered by check name and node."""
-        newest = select(h.c.check_name, h.c.node, func.max(h.c.at).label("at")).group_by(h.c.check_name, h.c.node)
+        """The newest result of every check (per node) reported within a day of the newest health
+        run, ordered by check name and node. The day bounds the work to an index range, and a check
+        no run has reported for a day is gone, not current."""
+        with self._engine.connect() as conn:
+            newest_run = conn.execute(select(func.max(h.c.at))).scalar()
+        if newest_run is None:
+            return []
+        recent = h.c.at >= newest_run - LATEST_WINDOW
+        newest = (
+            select(h.c.check_name, h.c.node, func.max(h.c.at).label("at"))
+            .where(recent)
+            .group_by(h.c.check_name, h.c.node)
+        )
         if node is not None:
             newest = newest.where(h.c.node == node)
         sub = newest.subquery()
         query = (
             select(h)
+            .where(recent)
             .join(
                 sub,
                 and_(
