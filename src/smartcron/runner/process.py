@@ -238,7 +238,10 @@ class Supervisor:
         while True:
             with self._lock:
                 work_waiting = bool(self._inbox)
-            self._watcher.handle_events(block=not work_waiting)
+            try:
+                self._watcher.handle_events(block=not work_waiting)
+            except Exception:  # never let the thread die: every live run would go unreported
+                log.exception("supervisor error", extra={"action": "supervise"})
             with self._lock:
                 actions = list(self._inbox)
                 self._inbox.clear()

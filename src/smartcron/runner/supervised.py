@@ -37,7 +37,6 @@ class SupervisedRun:
     killed_reason: str | None = None
     terminating: bool = False  # SIGTERM sent by a timeout or kill()
     kill_scheduled: bool = False
-    killed_hard: bool = False
     leader_exited: bool = False
     member_fds: set[int] = field(default_factory=set)  # pidfds of leftovers after the leader exited
     finished: bool = False
@@ -50,8 +49,18 @@ class SupervisedRun:
     cpu_sys_ms: int | None = None
     max_rss_kb: int | None = None
 
-    def record_exit(self, status: int, usage: resource.struct_rusage | None) -> None:
-        """Keep the leader's wait status and its rusage (which includes reaped descendants)."""
+    def record_exit(self, status: int | None, usage: resource.struct_rusage | None) -> None:
+        """Keep the leader's wait status and its rusage (which includes reaped descendants).
+
+        ``ru_maxrss`` is the larger of the task's own peak and the runner's peak at spawn time: exec
+        records the high-water mark of the address space it replaces, which for a vfork child is the
+        runner's. Exact for tasks bigger than the runner, an upper bound for smaller ones.
+        """
+        if self.popen is not None:
+            # Popen must never try to reap this pid again: by then it may name another process.
+            self.popen.returncode = os.waitstatus_to_exitcode(status) if status is not None else -1
+        if status is None:
+            return
         if os.WIFSIGNALED(status):
             self.signal = os.WTERMSIG(status)
         elif os.WIFEXITED(status):
@@ -77,7 +86,7 @@ class ProcessResult:
     duration_ms: int
     cpu_user_ms: int | None
     cpu_sys_ms: int | None
-    max_rss_kb: int | None  # peak RSS in KiB, from os.wait4
+    max_rss_kb: int | None  # peak RSS in KiB, from os.wait4 (at least the runner's own; see record_exit)
     output: str  # the last preview_bytes of output, decoded UTF-8 with replacement
     output_bytes: int  # total bytes the process wrote (including dropped ones)
     truncated: bool  # output beyond max_output_bytes was dropped

@@ -92,7 +92,7 @@ class ProcessWatcher:
         if run is None:
             return False
         if not (run.leader_exited or run.terminating):
-            log.info("killing: %s", reason, extra={"execution": execution_id, "action": "kill"})
+            log.info("killing: %s", reason, extra=_fields(run, "kill"))
             run.killed_reason = reason
             self._terminate(run)
         return True
@@ -110,6 +110,14 @@ class ProcessWatcher:
             _, _, kind, run = heapq.heappop(self._deadlines)
             if not run.finished:
                 guarded(self._deadline_reached, run, kind)
+        self._drop_finished_deadlines()
+
+    def _drop_finished_deadlines(self) -> None:
+        # A run that ends early leaves its timeout in the heap; at a thousand runs a second with
+        # timeouts of minutes those would pile up, so rebuild once most entries are dead.
+        if len(self._deadlines) > 64 and len(self._deadlines) > 4 * len(self._runs):
+            self._deadlines = [entry for entry in self._deadlines if not entry[3].finished]
+            heapq.heapify(self._deadlines)
 
     def _is_stale(self, key: selectors.SelectorKey) -> bool:
         """True for an event whose fd an earlier event of the same batch closed (its number may
@@ -146,7 +154,7 @@ class ProcessWatcher:
     def _deadline_reached(self, run: SupervisedRun, kind: Deadline) -> None:
         if kind is Deadline.TIMEOUT:
             if not (run.leader_exited or run.terminating):
-                log.info("timed out", extra={"execution": run.execution_id, "action": "timeout"})
+                log.info("timed out", extra=_fields(run, "timeout"))
                 run.timed_out = True
                 self._terminate(run)
         elif kind is Deadline.KILL:
@@ -156,7 +164,7 @@ class ProcessWatcher:
             log.warning(
                 "process group %s survived SIGKILL; reporting the run anyway",
                 run.pgid,
-                extra={"execution": run.execution_id, "action": "kill"},
+                extra=_fields(run, "kill"),
             )
             self._finalize(run)
 
@@ -200,11 +208,14 @@ class ProcessWatcher:
 
     def _leader_exited(self, run: SupervisedRun) -> None:
         if run.popen is not None:
-            pid, status, usage = os.wait4(run.pid, os.WNOHANG)
+            try:
+                pid, status, usage = os.wait4(run.pid, os.WNOHANG)
+            except ChildProcessError:  # something else in this process reaped it: status unknown
+                pid, status, usage = run.pid, None, None
             if pid == 0:  # not reapable yet; the pidfd stays readable and brings us back
                 return
-            run.popen.returncode = os.waitstatus_to_exitcode(status)  # so Popen never reaps it again
             run.record_exit(status, usage)
+            run.popen = None  # its returncode is set, so Popen will never try to reap it again
         self._unwatch(run.pidfd)
         run.leader_exited = True
         run.finished_at = self._clock.now()
@@ -229,7 +240,7 @@ class ProcessWatcher:
         log.info(
             "ending %d leftover process(es) of the run's group",
             len(run.member_fds),
-            extra={"execution": run.execution_id, "action": "kill"},
+            extra=_fields(run, "kill"),
         )
         self._schedule_kill(run)
 
@@ -248,15 +259,25 @@ class ProcessWatcher:
             run.finished_at = self._clock.now()
             run.finished_mono = self._clock.monotonic()
         del self._runs[run.execution_id]
-        self._deliver(result_of(run))
+        result = result_of(run)
+        run.output = None  # the heap may hold the run until its timeout; not its output
+        self._deliver(result)
 
     def _reap_straggler(self, run: SupervisedRun, pidfd: int) -> None:
         if run.popen is not None:
-            pid, status, _ = os.wait4(run.pid, os.WNOHANG)
+            try:
+                pid, status, usage = os.wait4(run.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status, usage = run.pid, None, None
             if pid == 0:
                 return
-            run.popen.returncode = os.waitstatus_to_exitcode(status)
+            run.record_exit(status, usage)
+            run.popen = None
         self._unwatch(pidfd)
+
+
+def _fields(run: SupervisedRun, action: str) -> dict[str, object]:
+    return {"task": run.task_name, "execution": run.execution_id, "action": action}
 
 
 def guarded(action: Callable[..., None], *args: object) -> None:
