@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smartcron.runner.process import ProcessResult
+from smartcron.clock import SystemClock
+from smartcron.runner.process import ProcessResult, Supervisor
 from tests.runner.process_harness import PYTHON, RESULT_WAIT, SupervisorHarness, is_running, live_group_members
 
 
@@ -166,3 +167,13 @@ def test_stop_lets_runs_finish_within_the_grace(tmp_path: Path) -> None:
 
     result = harness.result(spec.execution_id)
     assert (result.exit_code, result.killed_reason, result.output) == (0, None, "finished\n")
+
+
+def test_a_supervisor_that_never_started_stops_cleanly_and_cannot_start_after() -> None:
+    supervisor = Supervisor(clock=SystemClock(), on_exit=lambda result: None)
+
+    supervisor.stop(grace=0)
+    supervisor.stop(grace=0)
+
+    with pytest.raises(RuntimeError):
+        supervisor.start()

@@ -68,6 +68,7 @@ class Supervisor:
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake_pending = False
         self._accepting = False
+        self._stopping = False
         self._finishing = False
         self._thread: threading.Thread | None = None
         # Supervisor thread only: kills that arrived before the spawn they follow was registered.
@@ -76,14 +77,18 @@ class Supervisor:
     def start(self) -> None:
         """Start the supervising thread."""
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None or self._stopping:
                 raise RuntimeError("the supervisor was already started")
             self._accepting = True
             self._thread = threading.Thread(target=self._loop, name="smartcron-supervisor", daemon=True)
         self._thread.start()
 
     def spawn(self, spec: ProcessSpec) -> Spawned:
-        """Start a task process; fast. A command that cannot start returns pid 0, reported soon."""
+        """Start a task process; fast. A command that cannot start returns pid 0 and is reported soon.
+
+        Raises RuntimeError before ``start()`` or once ``stop()`` has begun, ValueError when the
+        execution id is already running.
+        """
         self._reserve(spec.execution_id)
         started_at, started_mono = self._clock.now(), self._clock.monotonic()
         try:
@@ -192,19 +197,21 @@ class Supervisor:
         "shutdown"), report everything, and end the thread."""
         with self._lock:
             thread = self._thread
-            if thread is None or not self._accepting:
-                return
             if thread is threading.current_thread():
                 raise RuntimeError("stop() cannot be called from on_exit")
+            if self._stopping:
+                return
+            self._stopping = True
             self._accepting = False
-        if not self.wait_idle(grace):
-            for execution_id in self.running():
-                self.kill(execution_id, "shutdown")
-            self.wait_idle()
-        with self._lock:
-            self._finishing = True
-        self._post(lambda: None)
-        thread.join()
+        if thread is not None:
+            if not self.wait_idle(grace):
+                for execution_id in self.running():
+                    self.kill(execution_id, "shutdown")
+                self.wait_idle()
+            with self._lock:
+                self._finishing = True
+            self._post(lambda: None)
+            thread.join()
         self._watcher.close()
         os.close(self._wake_fd)
 
