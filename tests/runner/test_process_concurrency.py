@@ -53,16 +53,17 @@ def test_spawns_and_kills_from_many_threads_are_each_reported_once_with_their_ow
             assert (result.exit_code, result.output) == (0, f"output of {result.execution_id}\n")
 
 
-def test_one_thread_watches_hundreds_of_children(harness: SupervisorHarness, tmp_path: Path) -> None:
+@pytest.mark.parametrize("children", [200, pytest.param(1000, marks=pytest.mark.slow)])
+def test_one_thread_watches_hundreds_of_children(harness: SupervisorHarness, tmp_path: Path, children: int) -> None:
     gate = tmp_path / "gate"
     threads_before = threading.active_count()
     with gate.open("w") as held:
         # Every child blocks on the lock the test holds, so all of them are alive together.
         fcntl.flock(held, fcntl.LOCK_EX)
-        specs = [harness.spawn("flock", "--shared", str(gate), "echo", str(i))[0] for i in range(200)]
+        specs = [harness.spawn("flock", "--shared", str(gate), "echo", str(i))[0] for i in range(children)]
 
         assert harness.supervisor.running() == {spec.execution_id for spec in specs}
         assert threading.active_count() == threads_before
     assert harness.supervisor.wait_idle(timeout=60)
-    assert sorted(int(r.output) for r in harness.reports) == list(range(200))
+    assert sorted(int(r.output) for r in harness.reports) == list(range(children))
     assert {r.exit_code for r in harness.reports} == {0}
