@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smartcron.clock import FakeClock, SystemClock
-from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.enums import ExecutionStatus, OverlapPolicy, Trigger
 from smartcron.runner.daemon import Daemon
 from smartcron.runner.procinfo import live_group_members
 from smartcron.store import Store
@@ -29,11 +29,15 @@ from tests.runner.runner_support import (
 
 
 def test_daemon_wakes_at_every_slot_of_a_six_field_schedule(sqlite_store: Store, tmp_path: Path) -> None:
-    # The clock only moves when the daemon sleeps, so each wake-up lands exactly on a slot.
+    # The clock only moves when the daemon sleeps, so each wake-up lands exactly on a slot. Fake
+    # seconds pass faster than real processes end, so runs may overlap here (allow).
     settings = settings_for(sqlite_store, tmp_path / "home")
     start = utc(2026, 3, 1, 10)
     clock = FakeClock(start)
-    task = add_task(sqlite_store, "every_two_seconds", ("true",), next_run_at=start, schedule="*/2 * * * * *")
+    task = add_task(
+        sqlite_store, "every_two_seconds", ("true",), next_run_at=start, schedule="*/2 * * * * *",
+        overlap=OverlapPolicy.ALLOW,
+    )  # fmt: skip
     daemon = Daemon(settings, sqlite_store, clock=clock, base_env=CHILD_ENV, cwd=str(tmp_path), background=False)
     daemon.run(until=start + timedelta(seconds=9))
     runs = runs_of(sqlite_store, task)

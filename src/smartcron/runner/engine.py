@@ -27,14 +27,13 @@ from datetime import datetime, timedelta
 from smartcron import __version__
 from smartcron.clock import Clock
 from smartcron.config import Settings
-from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.enums import ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
-from smartcron.domain.overlap import REPLACED_REASON, SKIPPED_REASON, TaskActivity, choose_starts, decide_overlap
-from smartcron.domain.planning import plan_slots
-from smartcron.domain.schedule import Schedule, parse_schedule
+from smartcron.domain.overlap import REPLACED_REASON, choose_starts
+from smartcron.domain.schedule import Schedule
 from smartcron.domain.task import Task
-from smartcron.errors import ScheduleError
 from smartcron.runner.alert_hooks import AlertHook
+from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
 from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
 from smartcron.runner.process import ProcessResult, Supervisor
@@ -116,7 +115,7 @@ class Engine:
         self._runs: dict[int, RunContext] = {}
         self.retries = RetryBook(rng or random.Random())
         self._claimed_waiting: set[int] = set()
-        self._reported_schedules: set[tuple[int, str]] = set()
+        self._schedules = Schedules(settings.timezone)
         self._alerts = AlertHook(store, settings)
         self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
         self.recorder = Recorder(store, on_done=self._on_recorded)
@@ -136,7 +135,7 @@ class Engine:
         claims, moves = self._plan(due, now)
         claims += self._due_retries(now)
         won = self._claim(claims, now)
-        started = self.start_pending(now, only=only)
+        started = self.start_pending(now, only=only, known={task.id: task for task in due})
         if moves:
             self.store.tasks.advance(moves)
         final = [row for row in won if row.status.is_final]  # missed, skipped: alerts after the starts
@@ -146,64 +145,18 @@ class Engine:
         return PassReport(due=len(due), claimed=len(won), started=started)
 
     def schedule_of(self, task: Task) -> Schedule | None:
-        try:
-            return parse_schedule(task.spec.schedule, task.spec.timezone or self.settings.timezone)
-        except ScheduleError as exc:
-            key = (task.id, task.spec.schedule)
-            if key not in self._reported_schedules:  # once per engine, not every second
-                self._reported_schedules.add(key)
-                log.error("cannot plan: %s", exc.message, extra={"task": task.name, "action": "plan"})
-            return None
+        return self._schedules.of(task)
 
-    def _plan(
-        self, due: Sequence[Task], now: datetime
-    ) -> tuple[list[SlotClaim], list[tuple[int, datetime | None, datetime | None]]]:
+    def _plan(self, due: Sequence[Task], now: datetime) -> tuple[list[SlotClaim], list[Move]]:
         if not due:
             return [], []
-        activity = self._activity()
-        claims: list[SlotClaim] = []
-        moves: list[tuple[int, datetime | None, datetime | None]] = []
-        for task in due:
-            schedule = self.schedule_of(task)
-            if schedule is None or task.next_run_at is None:
-                continue
-            spec = task.spec
-            plan = plan_slots(
-                schedule,
-                next_run_at=task.next_run_at,
-                now=now,
-                catchup=spec.catchup,
-                starting_deadline=spec.starting_deadline,
-                max_missed_rows=self.settings.runner_max_missed_rows,
-            )
-            decisions = decide_overlap(spec.overlap, activity.get(task.id, TaskActivity()), len(plan.runs))
-            for run, go in zip(plan.runs, decisions, strict=True):
-                status = ExecutionStatus.SCHEDULED if go else ExecutionStatus.SKIPPED
-                claims.append(
-                    SlotClaim(task.id, run.slot, run.trigger, status=status, reason=None if go else SKIPPED_REASON)
-                )
-            for slot in plan.missed:
-                reason = f"late by {_duration(now - slot)} (catchup {spec.catchup})"
-                claims.append(SlotClaim(task.id, slot, Trigger.SCHEDULE, status=ExecutionStatus.MISSED, reason=reason))
-            if plan.summary is not None:
-                claims.append(
-                    SlotClaim(
-                        task.id,
-                        plan.summary.first,
-                        Trigger.SCHEDULE,
-                        status=ExecutionStatus.MISSED,
-                        reason=plan.summary.reason[:255],
-                    )
-                )
-            moves.append((task.id, task.next_run_at, plan.next_run_at))
-        return claims, moves
-
-    def _activity(self) -> dict[int, TaskActivity]:
-        running: Counter[int] = Counter()
-        waiting: Counter[int] = Counter()
-        for row in self.store.executions.live():
-            (running if row.status is ExecutionStatus.RUNNING else waiting)[row.task_id] += 1
-        return {tid: TaskActivity(running[tid], waiting[tid]) for tid in running.keys() | waiting.keys()}
+        return plan_claims(
+            due,
+            now,
+            activity=activity_of(self.store.executions.live()),
+            schedule_of=self._schedules.of,
+            max_missed_rows=self.settings.runner_max_missed_rows,
+        )
 
     def _claim(self, claims: list[SlotClaim], now: datetime) -> list[Execution]:
         if not claims:
@@ -220,8 +173,13 @@ class Engine:
     def may_run_here(self, task: Task) -> bool:
         return not task.spec.nodes or self.node in task.spec.nodes
 
-    def start_pending(self, now: datetime, *, only: set[int] | None = None) -> int:
-        """Start the ``scheduled`` rows that may start now; returns how many were started."""
+    def start_pending(
+        self, now: datetime, *, only: set[int] | None = None, known: Mapping[int, Task] | None = None
+    ) -> int:
+        """Start the ``scheduled`` rows that may start now; returns how many were started.
+
+        ``known`` holds tasks just read (this pass's due tasks), so they are not read again.
+        """
         pending = self.store.executions.pending()
         if only is not None:
             pending = [row for row in pending if row.id in only]
@@ -230,7 +188,8 @@ class Engine:
                 self._claimed_waiting.clear()
             return 0
         running_rows = self.store.executions.live(status=ExecutionStatus.RUNNING)
-        tasks = self.store.tasks.by_ids({row.task_id for row in pending})
+        tasks = dict(known or {})
+        tasks.update(self.store.tasks.by_ids({row.task_id for row in pending} - tasks.keys()))
         policies = {tid: task.spec.overlap for tid, task in tasks.items() if self.may_run_here(task)}
         capacity = self.settings.runner_max_parallel - len(self.supervisor.running())
         choice = choose_starts(
@@ -453,14 +412,3 @@ class Engine:
 def _signal_group(pgid: int) -> None:
     with contextlib.suppress(ValueError):  # ValueError: our own group, never to be signalled
         kill_group(pgid, signal.SIGTERM)
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} days"
