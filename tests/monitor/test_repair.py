@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import timedelta
 
 from smartcron.config import Settings
 from smartcron.domain.enums import CheckStatus, ErrorCategory, ExecutionStatus, Trigger
+from smartcron.domain.execution import Execution
 from smartcron.domain.health import CheckResult
 from smartcron.monitor.service import HealthMonitor
 from smartcron.runner.procinfo import live_group_members
@@ -21,16 +24,24 @@ def check(results: list[CheckResult], name: str) -> CheckResult:
     return next(result for result in results if result.name == name)
 
 
-def test_a_run_whose_supervisor_was_killed_is_abandoned_in_one_health_run(
-    store: Store, settings: Settings, processes: Processes
-) -> None:
+def supervised_run(
+    store: Store, settings: Settings, processes: Processes, *, role: str, beat_age: float
+) -> tuple[Execution, subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """A task process and its supervisor (a runner or tick with a heartbeat), the row current."""
     task_id = add_task(store, now=NOW)
     task_process = processes.start("sleep", "600")
     supervisor = processes.start("sleep", "600")
     row = running_row(
         store, task_id, node=settings.node, started=NOW - minutes(2), lease_until=NOW + minutes(1), pid=task_process.pid
     )
-    store.nodes.beat(settings.node, "tick", now=NOW - timedelta(seconds=20), pid=supervisor.pid)
+    store.nodes.beat(settings.node, role, now=NOW - timedelta(seconds=beat_age), pid=supervisor.pid)
+    return row, task_process, supervisor
+
+
+def test_a_run_whose_supervisor_was_killed_is_abandoned_in_one_health_run(
+    store: Store, settings: Settings, processes: Processes
+) -> None:
+    row, task_process, supervisor = supervised_run(store, settings, processes, role="tick", beat_age=20)
     # kill -9 of the supervisor; its task process went with it.
     processes.kill9(supervisor)
     processes.kill9(task_process)
@@ -53,13 +64,7 @@ def test_a_run_whose_supervisor_was_killed_is_abandoned_in_one_health_run(
 def test_a_finished_process_is_left_to_its_live_supervisor(
     store: Store, settings: Settings, processes: Processes
 ) -> None:
-    task_id = add_task(store, now=NOW)
-    task_process = processes.start("sleep", "600")
-    supervisor = processes.start("sleep", "600")
-    row = running_row(
-        store, task_id, node=settings.node, started=NOW - minutes(2), lease_until=NOW + minutes(1), pid=task_process.pid
-    )
-    store.nodes.beat(settings.node, "runner", now=NOW - timedelta(seconds=5), pid=supervisor.pid)
+    row, task_process, _supervisor = supervised_run(store, settings, processes, role="runner", beat_age=5)
     # The task exited a moment ago; its runner is alive and about to record the real outcome.
     processes.kill9(task_process)
 
@@ -183,3 +188,31 @@ def test_queued_runs_wait_while_a_runner_is_alive(store: Store, settings: Settin
     HealthMonitor(store, settings, readers=QUIET).run(NOW)
 
     assert [row.status for row in store.executions.list(task_id=task_id)] == [ExecutionStatus.SCHEDULED]
+
+
+def test_an_unattached_run_whose_process_carries_its_id_task_and_slot_is_alive(
+    store: Store, settings: Settings, processes: Processes
+) -> None:
+    ours_id = add_task(store, "ours", now=NOW)
+    theirs_id = add_task(store, "theirs", now=NOW)
+    started = NOW - minutes(5)
+    ours = running_row(store, ours_id, node=settings.node, started=started, lease_until=NOW - minutes(4), token="a")
+    theirs = running_row(store, theirs_id, node=settings.node, started=started, lease_until=NOW - minutes(4), token="b")
+
+    def spawn(execution_id: int, task: str) -> None:
+        env = dict(
+            os.environ,
+            SMARTCRON_EXECUTION_ID=str(execution_id),
+            SMARTCRON_TASK=task,
+            SMARTCRON_SCHEDULED_FOR=started.isoformat(),
+        )
+        processes.started.append(subprocess.Popen(["sleep", "600"], env=env, process_group=0))
+
+    spawn(ours.id, "ours")
+    # Another installation's run with the same id number: not this run's process.
+    spawn(theirs.id, "someone-elses-task")
+
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    assert store.executions.get(ours.id).status is ExecutionStatus.RUNNING
+    assert store.executions.get(theirs.id).status is ExecutionStatus.ABANDONED

@@ -26,14 +26,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psutil
+
 from smartcron.config import Settings
 from smartcron.domain.enums import CheckStatus, ErrorCategory, ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.health import CheckResult
 from smartcron.domain.task import Task
 from smartcron.monitor.checks import RUNNER_ROLES, newest_runner_heartbeat
+from smartcron.runner.env import SCHEDULED_FOR_VARIABLE
 from smartcron.runner.outcomes import abandoned, as_finished, milliseconds_since
-from smartcron.runner.procinfo import kill_group, process_alive, processes_by_execution, read_stat
+from smartcron.runner.procinfo import (
+    TASK_NAME_VARIABLE,
+    kill_group,
+    process_alive,
+    processes_by_execution,
+    read_stat,
+)
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 from smartcron.store.nodes import Heartbeat
@@ -69,14 +78,31 @@ def _pid_alive(pid: int | None) -> bool:
     return pid is not None and process_alive(pid, None)
 
 
+def _belongs_to(pid: int, row: Execution) -> bool:
+    """The process was started for this very run: its environment names the run's task and slot.
+
+    Execution ids alone are not enough: another smartcron on this machine (a second installation,
+    a test run) numbers its runs from 1 too.
+    """
+    try:
+        env = psutil.Process(pid).environ()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    slot = env.get(SCHEDULED_FOR_VARIABLE)
+    return env.get(TASK_NAME_VARIABLE) == row.task_name and slot in (None, row.scheduled_for.isoformat())
+
+
 def run_processes(row: Execution, by_execution: dict[int, list[int]]) -> list[int]:
-    """Live processes of a run: those carrying its execution id, and, once its process group is
-    known, in that group. The group check keeps another smartcron on this machine, whose run ids
-    may be the same numbers, from passing for this run's processes."""
-    pids = by_execution.get(row.id, [])
-    if row.pgid is None:
-        return pids
-    return [pid for pid in pids if (stat := read_stat(pid)) is not None and stat.pgid == row.pgid]
+    """Live processes of a run: those carrying its execution id, task and slot, and, once its
+    process group is known, in that group."""
+    found = []
+    for pid in by_execution.get(row.id, []):
+        stat = read_stat(pid)
+        if stat is None or (row.pgid is not None and stat.pgid != row.pgid):
+            continue
+        if _belongs_to(pid, row):
+            found.append(pid)
+    return found
 
 
 class RunRepairer:
