@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,3 +81,18 @@ def test_fifty_concurrent_ticks_on_one_due_slot_run_it_exactly_once(store: Store
     assert codes == [0] * 50, [o for o in outputs if o]
     assert counter.read_text() == "ran\n"
     assert [r.status for r in runs_of(store, task)] == [ExecutionStatus.SUCCESS]
+
+
+def test_sigterm_to_a_tick_kills_its_runs_after_the_grace_records_them_and_exits_zero(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _, store = home_store(home)
+    task = add_task(store, "endless", ("sleep", "300"), next_run_at=datetime.now(UTC), schedule="0 0 1 1 *")
+    ticking = smartcron("tick", env=smartcron_env(home, runner_shutdown_grace="1"), cwd=tmp_path)
+    try:
+        wait_until(lambda: [r.status for r in runs_of(store, task)] == [ExecutionStatus.RUNNING], "the run started")
+        ticking.send_signal(signal.SIGTERM)
+        assert ticking.wait(timeout=TICK_WAIT) == 0
+    finally:
+        if ticking.poll() is None:
+            ticking.kill()
+    assert [(r.status, r.reason) for r in runs_of(store, task)] == [(ExecutionStatus.KILLED, "shutdown")]

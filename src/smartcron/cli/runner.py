@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from types import FrameType
 
 import click
@@ -50,7 +51,8 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
 
     Runs and records the due tasks exactly as the daemon would, then waits for the runs it
     started (and their retries) to end. Overlapping ticks, or a tick beside the daemon, never run
-    a slot twice. `smartcron install` writes the crontab line.
+    a slot twice. SIGTERM or Ctrl-C: running tasks get runner.shutdown_grace seconds, then are
+    killed and recorded. `smartcron install` writes the crontab line.
     """
     from smartcron.runner.dbclock import DatabaseClock
     from smartcron.runner.tick import run_tick
@@ -60,7 +62,10 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
     store = app.store
     clock = DatabaseClock(store)
     clock.sync()
-    report = run_tick(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd())
+    stop = threading.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda _signum, _frame: stop.set())
+    report = run_tick(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd(), stop=stop)
     if as_json:
         echo_json(
             {"due": report.due, "claimed": report.claimed, "started": report.started, "recovered": report.recovered}

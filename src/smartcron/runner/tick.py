@@ -46,19 +46,28 @@ def run_tick(
     base_env: Mapping[str, str],
     cwd: str,
     rng: random.Random | None = None,
+    stop: threading.Event | None = None,
 ) -> TickReport:
+    """One pass, then supervision until its runs (and their retries) are over.
+
+    ``stop`` (set on SIGTERM/SIGINT) ends supervision early: running tasks then get
+    ``runner_shutdown_grace`` seconds before they are killed (recorded ``killed``, shutdown).
+    """
     engine = Engine(settings, store, clock=clock, role="tick", base_env=base_env, cwd=cwd, rng=rng)
     engine.start()
+    grace = 0.0
     try:
         now = clock.now()
         engine.beat(now)
         recovered = recover_own_rows(engine, now, startup=False).total + reclaim_stale_nodes(engine, now)
         first: PassReport = engine.run_pass(now)
-        supervise(engine, done=lambda: not engine.has_work(), heartbeat=True)
-        AlertSender(store, settings, node=engine.node).send(clock.now())
-        engine.beat(clock.now(), active=False)
+        supervise(engine, done=lambda: not engine.has_work(), heartbeat=True, stop=stop)
+        if stop is not None and stop.is_set():
+            grace = settings.runner_shutdown_grace
     finally:
-        engine.stop(grace=0)
+        engine.stop(grace=grace)
+    AlertSender(store, settings, node=engine.node).send(clock.now())
+    engine.beat(clock.now(), active=False)
     log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, first.started, extra={"action": "tick"})
     return TickReport(first.due, first.claimed, first.started, recovered)
 
