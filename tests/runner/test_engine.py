@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from smartcron.clock import FakeClock
-from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
+from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Severity, Trigger
 from smartcron.domain.execution import Outcome
 from smartcron.domain.retry import JITTER
 from smartcron.logs import task_log_path
@@ -186,3 +187,19 @@ def test_a_run_whose_row_was_ended_elsewhere_is_killed_and_its_result_not_writte
     assert (after.status, after.reason) == (ExecutionStatus.ABANDONED, "declared dead by node-b")
     assert run.pid is not None
     assert not os.path.exists(f"/proc/{run.pid}") or "Z" in Path(f"/proc/{run.pid}/stat").read_text().split()[2]
+
+
+def test_a_final_failure_raises_an_alert_and_the_next_success_resolves_it(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(T0)
+    task = add_task(store, "alerting", ("sh", "-c", "exit 1"), next_run_at=T0, retries=0, priority=1)
+    with running_engine(settings, store, clock) as engine:
+        engine.run_pass(clock.now())
+        settle(engine)
+        [alert] = store.alerts.list(task_id=task.id, active_only=True)
+        store.tasks.update(replace(task.spec, command=("true",)), now=T0, next_run_at=T0 + timedelta(minutes=1))
+        clock.advance(60)
+        engine.run_pass(clock.now())
+        settle(engine)
+    assert (alert.kind, alert.severity) == ("task_failed", Severity.CRITICAL)
+    assert store.alerts.list(task_id=task.id, active_only=True) == []

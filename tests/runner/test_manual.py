@@ -38,6 +38,8 @@ def test_a_failed_manual_run_is_returned_failed_and_not_retried(sqlite_store: St
     run = trigger(settings, sqlite_store, "broken", wait=False, base_env=CHILD_ENV, cwd=str(tmp_path))
     assert (run.status, run.exit_code) == (ExecutionStatus.FAILED, 5)
     assert sqlite_store.executions.count(task_id=task.id) == 1
+    [alert] = sqlite_store.alerts.list(task_id=task.id, active_only=True)
+    assert alert.kind == "task_failed"
 
 
 def test_with_a_runner_alive_the_run_is_only_queued_for_it(sqlite_store: Store, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from smartcron.domain.enums import AlertState, ErrorCategory, ExecutionStatus, Priority, Severity
+from smartcron.domain.enums import AlertState, ErrorCategory, ExecutionStatus, Priority, Severity, Trigger
 from smartcron.domain.execution import Execution
 
 TASK_FAILED = "task_failed"
@@ -197,6 +197,8 @@ def is_final_failure(execution: Execution, retries: int) -> bool:
         return False
     if status is ExecutionStatus.KILLED and is_deliberate_kill(execution.reason):
         return False
+    if execution.trigger is Trigger.MANUAL:  # manual runs get no retries (domain.retry)
+        return True
     return execution.attempt >= retries or execution.error_category is ErrorCategory.FATAL
 
 
