@@ -90,7 +90,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     try:
-        return cli.main(args=argv, prog_name="smartcron", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="smartcron", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -106,3 +106,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    # Without standalone mode click returns what `ctx.exit(code)` asked for instead of exiting.
+    if isinstance(result, int) and result != 0:
+        sys.exit(result)
+    return result

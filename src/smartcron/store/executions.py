@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.sql import Select
@@ -32,6 +32,9 @@ from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 
 LIVE = (ExecutionStatus.SCHEDULED.value, ExecutionStatus.RUNNING.value)
+# Spelled with literals, exactly as the partial index's WHERE: SQLite uses a partial index only when
+# the query repeats its condition, and bound parameters do not count.
+LIVE_ROWS = e.c.status.in_([literal_column(f"'{value}'") for value in LIVE])
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,7 @@ class ExecutionRepository:
         """``scheduled`` rows, oldest first: queued manual runs and claimed slots not yet started."""
         query = (
             _with_task_name()
-            .where(e.c.status == ExecutionStatus.SCHEDULED.value)
+            .where(LIVE_ROWS, e.c.status == ExecutionStatus.SCHEDULED.value)
             .order_by(e.c.scheduled_for, e.c.id)
             .limit(limit)
         )
@@ -345,15 +348,16 @@ class ExecutionRepository:
 
     def live(self, *, node: str | None = None, status: ExecutionStatus | None = None) -> list[Execution]:
         """Rows still ``scheduled`` or ``running`` (optionally of one node or one status)."""
-        wanted = [status.value] if status else list(LIVE)
-        query = _with_task_name().where(e.c.status.in_(wanted)).order_by(e.c.id)
+        query = _with_task_name().where(LIVE_ROWS).order_by(e.c.id)
+        if status is not None:
+            query = query.where(e.c.status == status.value)
         if node is not None:
             query = query.where(e.c.node == node)
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
     def running_task_ids(self) -> set[int]:
-        query = select(e.c.task_id).where(e.c.status == ExecutionStatus.RUNNING.value).distinct()
+        query = select(e.c.task_id).where(LIVE_ROWS, e.c.status == ExecutionStatus.RUNNING.value).distinct()
         with self._engine.connect() as conn:
             return {int(r[0]) for r in conn.execute(query)}
 
