@@ -63,7 +63,7 @@ def _calls(s: dict[str, Any]) -> list[tuple[str, str]]:
         "/health", "/partials/health", "/alerts", "/partials/alerts", "/charts", "/audit", "/users",
     ]
     api = [
-        "/api/v1/tasks", "/api/v1/tasks?limit=500", f"/api/v1/tasks/{task}",
+        "/api/v1/tasks", "/api/v1/tasks?limit=200", f"/api/v1/tasks/{task}",
         "/api/v1/executions", f"/api/v1/executions?task={task}", "/api/v1/executions?status=timeout",
         f"/api/v1/executions?before={run - 500_000}", f"/api/v1/executions/{run}", f"/api/v1/executions/{run}/log",
         "/api/v1/alerts", "/api/v1/alerts?active=true", "/api/v1/health",

@@ -102,7 +102,10 @@ class UserRepository:
 
     def set_password(self, username: str, password_hash: str) -> None:
         with self._engine.begin() as conn:
-            if conn.execute(update(u).where(u.c.username == username).values(password_hash=password_hash)).rowcount == 0:
+            if (
+                conn.execute(update(u).where(u.c.username == username).values(password_hash=password_hash)).rowcount
+                == 0
+            ):
                 raise NotFoundError(f"no user named {username!r}")
 
     def set_role(self, username: str, role: Role) -> None:

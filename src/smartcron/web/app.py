@@ -14,10 +14,12 @@ from smartcron import __version__
 from smartcron.clock import Clock, SystemClock
 from smartcron.config import Settings
 from smartcron.store import Store, open_store
+from smartcron.web.activity import ActivityCache
 from smartcron.web.auth import LoginRateLimiter
 from smartcron.web.errors import install_error_handlers
 from smartcron.web.headers import SecurityHeadersMiddleware
 from smartcron.web.metrics import make_registry
+from smartcron.web.panels import ScorecardCache
 from smartcron.web.rendering import make_templates
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -63,6 +65,8 @@ def create_app(
     app.state.login_limiter = LoginRateLimiter(the_clock)
     app.state.templates = make_templates()
     app.state.metrics_registry = make_registry(the_store, the_clock)
+    app.state.activity = ActivityCache(the_store, the_clock)
+    app.state.scorecard = ScorecardCache(the_store, settings, the_clock)
 
     app.add_middleware(
         SessionMiddleware,

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
@@ -102,9 +102,7 @@ class StoreCollector(Collector):
         self._totals.refresh()
         now = self._clock.now()
         with self._store.engine.connect() as conn:
-            task_rows = conn.execute(
-                select(t.c.id, t.c.name, t.c.last_success_at, t.c.last_duration_ms, t.c.paused, t.c.enabled)
-            ).all()
+            task_rows = conn.execute(select(t.c.id, t.c.name, t.c.last_success_at)).all()
             open_alerts = conn.execute(
                 select(a.c.severity, func.count()).where(a.c.state != "resolved").group_by(a.c.severity)
             ).all()
@@ -116,37 +114,21 @@ class StoreCollector(Collector):
                 runs.add_metric([names[task_id], status], count)
         yield runs
 
-        seconds = CounterMetricFamily("smartcron_run_duration_seconds", "Run time of finished runs.", labels=["task"])
-        timed = CounterMetricFamily(
-            "smartcron_run_duration_runs", "Finished runs with a measured duration.", labels=["task"]
-        )
+        durations = SummaryMetricFamily("smartcron_run_duration_seconds", "Run time of finished runs.", labels=["task"])
         for task_id, total_ms in sorted(self._totals.duration_ms.items()):
             if task_id in names:
-                seconds.add_metric([names[task_id]], total_ms / 1000)
-                timed.add_metric([names[task_id]], self._totals.timed_runs[task_id])
-        yield seconds
-        yield timed
+                durations.add_metric([names[task_id]], self._totals.timed_runs[task_id], total_ms / 1000)
+        yield durations
 
         last_success = GaugeMetricFamily(
             "smartcron_task_last_success_timestamp_seconds",
             "When the task last succeeded (Unix time).",
             labels=["task"],
         )
-        last_duration = GaugeMetricFamily(
-            "smartcron_task_last_duration_seconds", "Duration of the task's last finished run.", labels=["task"]
-        )
-        active = GaugeMetricFamily(
-            "smartcron_task_active", "1 when the task is enabled and not paused.", labels=["task"]
-        )
-        for _, name, success_at, duration_ms, paused, enabled in task_rows:
+        for _, name, success_at in task_rows:
             if success_at is not None:
                 last_success.add_metric([name], success_at.timestamp())
-            if duration_ms is not None:
-                last_duration.add_metric([name], duration_ms / 1000)
-            active.add_metric([name], 1 if enabled and not paused else 0)
         yield last_success
-        yield last_duration
-        yield active
 
         yield GaugeMetricFamily("smartcron_running_runs", "Runs in progress now.", value=running_count(self._store))
 

@@ -3,29 +3,83 @@
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from smartcron.clock import Clock
 from smartcron.config import Settings
+from smartcron.domain.health import CheckResult
 from smartcron.errors import SmartcronError
+from smartcron.store import Store
+from smartcron.web.queries import task_names
 
 log = logging.getLogger(__name__)
 
 
-def scorecard_or_reason(request: Request) -> tuple[Any, str | None]:
-    """The monitor's scorecard, or why there is none."""
-    from smartcron.monitor.scorecard import scorecard
+class ScorecardCache:
+    """The monitor's scorecard, recomputed in the background when older than ``MAX_AGE``.
 
-    state = request.app.state
-    try:
-        return scorecard(state.store, state.settings, state.clock.now()), None
-    except SmartcronError as exc:
-        return None, exc.message
+    Its indicators summarise the last day or week of runs; computing them takes a second on a large
+    history, so a request gets the newest finished computation at once and never waits on one
+    (except the very first)."""
+
+    MAX_AGE = 5.0
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._result: list[CheckResult] | None = None
+        self._problem: str | None = None
+        self._computed_at: datetime | None = None
+        self._computed_mono = 0.0
+        self._refreshing = False
+
+    def get(self) -> tuple[list[CheckResult] | None, datetime | None, str | None]:
+        with self._lock:
+            first = self._computed_at is None and not self._refreshing
+            stale = self._clock.monotonic() - self._computed_mono > self.MAX_AGE
+            start_refresh = stale and not self._refreshing and not first
+            if first or start_refresh:
+                self._refreshing = True
+        if first:
+            self._compute()
+        elif start_refresh:
+            threading.Thread(target=self._compute, name="scorecard", daemon=True).start()
+        with self._lock:
+            return self._result, self._computed_at, self._problem
+
+    def _compute(self) -> None:
+        from smartcron.monitor.scorecard import scorecard
+
+        now = self._clock.now()
+        result: list[CheckResult] | None = None
+        problem = None
+        try:
+            result = scorecard(self._store, self._settings, now)
+        except SmartcronError as exc:
+            problem = exc.message
+        except Exception as exc:  # a failing indicator must not take the health page down with it
+            log.exception("scorecard failed")
+            problem = f"the scorecard failed: {type(exc).__name__}"
+        with self._lock:
+            self._result, self._problem = result, problem
+            self._computed_at, self._computed_mono = now, self._clock.monotonic()
+            self._refreshing = False
 
 
-def scorecard_rows(card: Any) -> list[dict[str, Any]] | None:
+def scorecard_or_reason(request: Request) -> tuple[list[CheckResult] | None, str | None]:
+    """The newest scorecard, or why there is none."""
+    result, _, problem = request.app.state.scorecard.get()
+    return result, problem
+
+
+def scorecard_rows(card: list[CheckResult] | None) -> list[dict[str, Any]] | None:
     """The scorecard's indicators as plain rows (name, status, value, message)."""
     if card is None:
         return None
@@ -34,7 +88,7 @@ def scorecard_rows(card: Any) -> list[dict[str, Any]] | None:
 
 def health_panel(request: Request) -> dict[str, Any]:
     state = request.app.state
-    card, card_reason = scorecard_or_reason(request)
+    card, computed_at, card_reason = state.scorecard.get()
     now = state.clock.now()
     return {
         "checks": state.store.health.latest(),
@@ -43,6 +97,7 @@ def health_panel(request: Request) -> dict[str, Any]:
         ],
         "scorecard": scorecard_rows(card),
         "scorecard_reason": card_reason,
+        "scorecard_at": computed_at,
         "runner_down_after": state.settings.health_runner_down_after,
     }
 
@@ -77,5 +132,5 @@ def alert_center(request: Request, before: int | None) -> dict[str, Any]:
         "next_before": history[-1].id if len(history) == 50 else None,
         "rules": store.alert_rules.list(),
         "channels": channels(request.app.state.settings),
-        "tasks": [task.name for task in store.tasks.list()],
+        "tasks": task_names(store),
     }

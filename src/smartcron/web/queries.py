@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, case, cast, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal_column, or_, select, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
+from smartcron.errors import NotFoundError
 from smartcron.store import Store
+from smartcron.store.executions import LIVE as LIVE_STATUSES
+from smartcron.store.executions import row_to_execution
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 from smartcron.store.tasks import row_to_task
@@ -29,7 +33,7 @@ SUCCESS_WINDOW = timedelta(days=7)
 COUNTED_STATUSES = ("success", "failed", "timeout", "killed", "abandoned")
 """Runs that count towards success and failure rates: skipped and missed slots never ran."""
 FAILURE_STATUSES = tuple(s.value for s in ExecutionStatus if s.is_failure)
-MAX_PAGE = 500
+MAX_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +179,64 @@ def fill_buckets(buckets: list[Bucket], *, since: datetime, until: datetime, wid
     return out
 
 
+def _running() -> list[ColumnElement[bool]]:
+    # SQLite uses the partial index of live rows only when the query repeats its WHERE term with
+    # the same literal values (bound parameters do not match); otherwise it scans the whole table.
+    live: list[ColumnElement[str]] = [literal_column(f"'{status}'") for status in LIVE_STATUSES]
+    return [e.c.status.in_(live), e.c.status == literal_column(f"'{ExecutionStatus.RUNNING.value}'")]
+
+
 def running_count(store: Store) -> int:
     """Runs alive now; reads the small partial index of live rows."""
-    query = select(func.count()).select_from(e).where(e.c.status == ExecutionStatus.RUNNING.value)
+    query = select(func.count()).select_from(e).where(*_running())
     with store.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def running_task_ids(store: Store) -> set[int]:
+    query = select(e.c.task_id).where(*_running()).distinct()
+    with store.engine.connect() as conn:
+        return {int(r[0]) for r in conn.execute(query)}
+
+
+def task_names(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(t.c.name).order_by(t.c.name))]
+
+
+def task_history(
+    store: Store,
+    task_id: int,
+    *,
+    status: ExecutionStatus | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[Execution]:
+    """A task's runs, newest slot first, read backwards along the (task, slot, attempt) index.
+
+    Ordering a busy task's runs by id instead would sort all of them (100,000s) for each page.
+    ``before_id`` continues after that run in this order.
+    """
+    query = (
+        select(e, t.c.name.label("task_name"))
+        .join(t, t.c.id == e.c.task_id)
+        .where(e.c.task_id == task_id)
+        .order_by(e.c.scheduled_for.desc(), e.c.attempt.desc())
+        .limit(max(1, min(limit, MAX_PAGE)))
+    )
+    if status is not None:
+        query = query.where(e.c.status == status.value)
+    with store.engine.connect() as conn:
+        if before_id is not None:
+            anchor = conn.execute(
+                select(e.c.scheduled_for, e.c.attempt).where(e.c.id == before_id, e.c.task_id == task_id)
+            ).first()
+            if anchor is None:
+                raise NotFoundError(f"no execution {before_id} of this task")
+            query = query.where(
+                or_(
+                    e.c.scheduled_for < anchor[0],
+                    and_(e.c.scheduled_for == anchor[0], e.c.attempt < anchor[1]),
+                )
+            )
+        return [row_to_execution(r) for r in conn.execute(query).mappings()]

@@ -119,18 +119,25 @@ async def edit_task(
     return TaskOut.of(task, runs, successes)
 
 
-@router.get("/executions", response_model=ExecutionPage, summary="Runs, newest first, paged by id")
+@router.get(
+    "/executions",
+    response_model=ExecutionPage,
+    summary="Runs, newest first (by id; a task's runs by slot), paged with `before`",
+)
 def list_executions(
     request: Request,
     _: Viewer,
     task: Annotated[str | None, Query(max_length=128)] = None,
     status: ExecutionStatus | None = None,
-    before: Annotated[int | None, Query(ge=1, le=2**62, description="only runs with a smaller id")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="the last run of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
 ) -> ExecutionPage:
     store = request.app.state.store
-    task_id = store.tasks.get(task).id if task else None
-    runs = store.executions.list(task_id=task_id, status=status, limit=limit, before_id=before)
+    if task:
+        task_id = store.tasks.get(task).id
+        runs = queries.task_history(store, task_id, status=status, limit=limit, before_id=before)
+    else:
+        runs = store.executions.list(status=status, limit=limit, before_id=before)
     return ExecutionPage(
         items=[ExecutionOut.of(run) for run in runs], next_before=runs[-1].id if len(runs) == limit else None
     )
@@ -226,7 +233,7 @@ def activity(
     until = state.clock.now()
     since = until - timedelta(hours=hours)
     bucket = max(bucket, (hours * 3600) // 2000 + 1)
-    found = queries.activity(state.store, since=since, until=until, bucket_seconds=bucket)
+    found = state.activity.buckets(since=since, until=until, width=bucket)
     filled = queries.fill_buckets(found, since=since, until=until, width=bucket)
     return ActivityOut(
         bucket_seconds=bucket,

@@ -35,7 +35,7 @@ def _grid_context(request: Request, category: str | None, q: str | None, offset:
         "page": page,
         "filters": {"category": category or "", "q": q or ""},
         "categories": queries.categories(store),
-        "running": store.executions.running_task_ids(),
+        "running": queries.running_task_ids(store),
     }
 
 
@@ -65,8 +65,11 @@ def _executions_context(
     request: Request, task: str | None, status: ExecutionStatus | None, before: int | None
 ) -> dict[str, Any]:
     store = request.app.state.store
-    task_id = store.tasks.get(task).id if task else None
-    runs = store.executions.list(task_id=task_id, status=status, limit=RECENT_LIMIT, before_id=before)
+    if task:
+        task_id = store.tasks.get(task).id
+        runs = queries.task_history(store, task_id, status=status, limit=RECENT_LIMIT, before_id=before)
+    else:
+        runs = store.executions.list(status=status, limit=RECENT_LIMIT, before_id=before)
     return {
         "runs": runs,
         "filters": {"task": task or "", "status": status.value if status else ""},
@@ -132,7 +135,7 @@ def _task_context(request: Request, name: str) -> dict[str, Any]:
         "zone": zone,
         "words": describe_schedule(task.spec.schedule),
         "fire_times": next_fire_times(task.spec.schedule, zone, now),
-        "history": state.store.executions.list(task_id=task.id, limit=RECENT_LIMIT),
+        "history": queries.task_history(state.store, task.id, limit=RECENT_LIMIT),
         "success_rate": successes_7d / runs_7d if runs_7d else None,
         "runs_7d": runs_7d,
     }
