@@ -135,9 +135,10 @@ class Engine:
         claims, moves = self._plan(due, now)
         claims += self._due_retries(now)
         won = self._claim(claims, now)
-        started = self.start_pending(now, only=only, known={task.id: task for task in due})
-        if moves:
-            self.store.tasks.advance(moves)
+        with self.recorder.paused():
+            started = self.start_pending(now, only=only, known={task.id: task for task in due})
+            if moves:
+                self.store.tasks.advance(moves)
         final = [row for row in won if row.status.is_final]  # missed, skipped: alerts after the starts
         if final:
             tasks = {task.id: task for task in due}

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +52,10 @@ class Recorder:
         self._store = store
         self._on_done = on_done
         self._cond = threading.Condition()
-        self._queue: list[Record] = []
+        self._ready: list[Record] = []
+        self._waiting: list[Record] = []  # submitted, not ready yet (kept apart: never rescanned per submit)
         self._in_flight = 0
+        self._pauses = 0
         self._stopping = False
         self._gave_up = False  # stopping while the database fails: leave the rest to stop()
         self._thread: threading.Thread | None = None
@@ -64,25 +67,43 @@ class Recorder:
 
     def submit(self, record: Record) -> None:
         with self._cond:
-            self._queue.append(record)
-            self._cond.notify_all()
+            if record.ready.is_set():
+                self._ready.append(record)
+                self._cond.notify_all()
+            else:
+                self._waiting.append(record)
 
     def poke(self) -> None:
-        """Records became ready: look again."""
+        """Some waiting records became ready: queue them for writing."""
         with self._cond:
-            self._cond.notify_all()
+            now_ready = [r for r in self._waiting if r.ready.is_set()]
+            if now_ready:
+                self._waiting = [r for r in self._waiting if not r.ready.is_set()]
+                self._ready += now_ready
+                self._cond.notify_all()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No new batch starts while the runner is starting processes: in one process the two
+        only slow each other down (the GIL, and SQLite's single writer), and starting comes first."""
+        with self._cond:
+            self._pauses += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._pauses -= 1
+                self._cond.notify_all()
 
     @property
     def busy(self) -> bool:
         with self._cond:
-            return bool(self._queue) or self._in_flight > 0
+            return bool(self._ready) or bool(self._waiting) or self._in_flight > 0
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every ready record submitted so far is written; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: self._in_flight == 0 and not any(r.ready.is_set() for r in self._queue), timeout
-            )
+            return self._cond.wait_for(lambda: self._in_flight == 0 and not self._ready, timeout)
 
     def stop(self, timeout: float) -> list[Record]:
         """Write what is ready (trying for up to ``timeout``), end the thread; return what is left."""
@@ -94,7 +115,8 @@ class Recorder:
         if self._thread is not None:
             self._thread.join()
         with self._cond:
-            left, self._queue = self._queue, []
+            left = self._ready + self._waiting
+            self._ready, self._waiting = [], []
         for record in left:
             log.error("run not recorded: %s", record.finish.outcome, extra={"execution": record.finish.execution_id})
         return left
@@ -106,12 +128,10 @@ class Recorder:
             while True:
                 if self._stopping and self._gave_up:
                     return None
-                ready = [r for r in self._queue if r.ready.is_set()][:BATCH_LIMIT]
-                if ready:
-                    taken = {id(r) for r in ready}
-                    self._queue = [r for r in self._queue if id(r) not in taken]
-                    self._in_flight = len(ready)
-                    return ready
+                if self._ready and (self._pauses == 0 or self._stopping):
+                    batch, self._ready = self._ready[:BATCH_LIMIT], self._ready[BATCH_LIMIT:]
+                    self._in_flight = len(batch)
+                    return batch
                 if self._stopping:
                     return None
                 self._cond.wait(0.5)
@@ -138,7 +158,7 @@ class Recorder:
             if ids is None:  # stopping with the database still failing: keep them for stop() to log
                 with self._cond:
                     self._gave_up = True
-                    self._queue.extend(records)
+                    self._ready.extend(records)
                 continue
             for record in records:
                 (written if record.finish.execution_id in ids else dropped).append(record)

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.sql import Select
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
-from smartcron.errors import NotFoundError
+from smartcron.errors import NotFoundError, StoreError
 from smartcron.store.engine import write_transaction
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
@@ -292,42 +292,65 @@ class ExecutionRepository:
         With a token, only rows still holding that lease are written: a runner that lost its
         lease writes nothing. Updates each task's last-run summary in the same transaction.
         Returns the ids written.
+
+        One locking select and one executemany per batch, not a statement per run: a burst of
+        ended runs is written in one short transaction. The rows selected as live are locked
+        (the write lock on SQLite, FOR UPDATE elsewhere), so each is updated as it was selected.
         """
-        written: set[int] = set()
         if not finishes:
-            return written
-        with self._engine.begin() as conn:
-            for f in finishes:
-                query = update(e).where(e.c.id == f.execution_id, e.c.status.in_(LIVE))
-                if token is not None:
-                    query = query.where(e.c.lease_token == token)
-                if conn.execute(query.values(**_outcome_values(f.outcome))).rowcount:
-                    written.add(f.execution_id)
-            self._update_summaries(conn, [f for f in finishes if f.execution_id in written])
-        return written
+            return set()
+        with write_transaction(self._engine) as conn:
+            live = select(e.c.id).where(e.c.id.in_([f.execution_id for f in finishes]), LIVE_ROWS)
+            if token is not None:
+                live = live.where(e.c.lease_token == token)
+            still_live = {int(r[0]) for r in conn.execute(live.with_for_update())}
+            todo = list({f.execution_id: f for f in finishes if f.execution_id in still_live}.values())
+            if todo:
+                outcome = update(e).where(e.c.id == bindparam("b_id"), LIVE_ROWS)
+                columns = list(_outcome_values(todo[0].outcome))
+                rows = [
+                    {"b_id": f.execution_id, **{f"b_{k}": v for k, v in _outcome_values(f.outcome).items()}}
+                    for f in todo
+                ]
+                moved = conn.execute(outcome.values({k: bindparam(f"b_{k}") for k in columns}), rows).rowcount
+                if moved != len(todo):  # cannot happen under the lock; never write half a batch
+                    raise StoreError(f"finish: {moved} of {len(todo)} locked rows updated")
+                self._update_summaries(conn, todo)
+        return {f.execution_id for f in todo}
 
     def _update_summaries(self, conn: Connection, finishes: Sequence[Finish]) -> None:
-        for f in finishes:
-            o = f.outcome
-            values: dict[str, Any] = {
-                "last_execution_id": f.execution_id,
-                "last_status": o.status.value,
-                "last_finished_at": o.finished_at,
-                "last_duration_ms": o.duration_ms,
-            }
-            if o.status is ExecutionStatus.SUCCESS:
-                values["last_success_at"] = o.finished_at
-            # Only move the summary forward: a late-finishing older run must not overwrite it.
-            conn.execute(
-                update(t)
-                .where(t.c.id == f.task_id)
-                .where(
-                    (t.c.last_execution_id.is_(None))
-                    | (t.c.last_execution_id <= f.execution_id)
-                    | (t.c.last_status == "running")
-                )
-                .values(**values)
+        # Only move the summary forward: a late-finishing older run must not overwrite it.
+        forward = (
+            (t.c.last_execution_id.is_(None))
+            | (t.c.last_execution_id <= bindparam("b_execution"))
+            | (t.c.last_status == "running")
+        )
+        success = bindparam("b_status") == ExecutionStatus.SUCCESS.value
+        summary = (
+            update(t)
+            .where(t.c.id == bindparam("b_task"))
+            .where(forward)
+            .values(
+                last_execution_id=bindparam("b_execution"),
+                last_status=bindparam("b_status"),
+                last_finished_at=bindparam("b_finished"),
+                last_duration_ms=bindparam("b_duration"),
+                last_success_at=case((success, bindparam("b_finished")), else_=t.c.last_success_at),
             )
+        )
+        conn.execute(
+            summary,
+            [
+                {
+                    "b_task": f.task_id,
+                    "b_execution": f.execution_id,
+                    "b_status": f.outcome.status.value,
+                    "b_finished": f.outcome.finished_at,
+                    "b_duration": f.outcome.duration_ms,
+                }
+                for f in finishes
+            ],
+        )
 
     def renew_leases(self, *, node: str, token: str, until: datetime) -> int:
         with self._engine.begin() as conn:
