@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,6 +109,13 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def run(tasks: int, database_url: str | None) -> None:
     home = Path(tempfile.mkdtemp(prefix="smartcron-burst-"))
+    try:
+        measure(home, tasks, database_url)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def measure(home: Path, tasks: int, database_url: str | None) -> None:
     env = {"SMARTCRON_HOME": str(home)}
     overrides: dict[str, object] = {"runner_max_parallel": max(256, tasks * 2), "node": "bench"}
     if database_url:

@@ -1,10 +1,11 @@
 """``smartcron run``: the runner daemon.
 
-The loop sleeps on the monotonic clock until the earliest of: the next ``next_run_at`` in the
-store, the next retry it owes, one second (manual runs queued by the CLI or the web are picked up
-within it), the next heartbeat; a run ending wakes it early. It then makes one pass
-(``Engine.run_pass``). Sleeping is recomputed every second at most, so a wall-clock jump neither
-hangs the loop nor fires a burst: slots it jumped over are planned by the catch-up policy.
+The loop sleeps on the monotonic clock until the earliest of: half a second before the next
+``next_run_at`` in the store, the next retry it owes, one second (manual runs queued by the CLI or
+the web are picked up within it), the next heartbeat; a run ending wakes it early. Ahead of a slot
+it plans and claims (``Engine.prepare``), sleeps to the slot, and starts (``Engine.run_pass``).
+Sleeping is recomputed every second at most, so a wall-clock jump neither hangs the loop nor fires
+a burst: slots it jumped over are planned by the catch-up policy.
 
 Every ``runner_heartbeat_interval``: heartbeat, lease renewal, runs of dead runners (this node's
 with expired leases, other nodes' that went silent), and the offset to the database's clock.
@@ -42,6 +43,9 @@ ALERT_SEND_SECONDS = 1.0
 ALERT_RULES_SECONDS = 30.0
 HEALTH_SECONDS = 300.0
 LONGEST_BACKOFF = 30.0
+PREPARE_AHEAD = timedelta(milliseconds=500)
+"""Slots are planned and claimed this long before they are due, so at the slot only starting
+remains; a registry change in this last half second applies from the next slot on."""
 
 
 class Daemon:
@@ -99,6 +103,12 @@ class Daemon:
             if until is not None and now >= until:
                 return
             try:
+                upcoming = self.store.tasks.next_wakeup()
+                if upcoming is not None and now < upcoming <= now + PREPARE_AHEAD:
+                    self.engine.prepare(upcoming)
+                    # Not woken by ended runs for this short while: the slot comes first.
+                    clock.sleep(max(0.0, (upcoming - clock.now()).total_seconds()))
+                    now = clock.now()
                 self.engine.run_pass(now)
                 if clock.monotonic() >= next_beat:
                     next_beat = clock.monotonic() + interval
@@ -122,7 +132,7 @@ class Daemon:
         candidates = [now + timedelta(seconds=POLL_SECONDS)]
         next_slot = self.store.tasks.next_wakeup()
         if next_slot is not None:
-            candidates.append(next_slot)
+            candidates.append(max(now, next_slot - PREPARE_AHEAD))
         retry_at = self.engine.next_retry_at()
         if retry_at is not None:
             candidates.append(retry_at)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from smartcron import __version__
 from smartcron.clock import Clock
 from smartcron.config import Settings
-from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.overlap import REPLACED_REASON, choose_starts
 from smartcron.domain.schedule import Schedule
@@ -116,6 +116,7 @@ class Engine:
         self.retries = RetryBook(rng or random.Random())
         self._claimed_waiting: set[int] = set()
         self._schedules = Schedules(settings.timezone)
+        self._prepared: dict[int, Task] = {}
         self._alerts = AlertHook(store, settings)
         self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
         self.recorder = Recorder(store, on_done=self._on_recorded)
@@ -135,15 +136,30 @@ class Engine:
         claims, moves = self._plan(due, now)
         claims += self._due_retries(now)
         won = self._claim(claims, now)
+        known, self._prepared = self._prepared | {task.id: task for task in due}, {}
         with self.recorder.paused():
-            started = self.start_pending(now, only=only, known={task.id: task for task in due})
+            started = self.start_pending(now, only=only, known=known)
             if moves:
                 self.store.tasks.advance(moves)
-        final = [row for row in won if row.status.is_final]  # missed, skipped: alerts after the starts
-        if final:
-            tasks = {task.id: task for task in due}
-            self._alerts.finished([(tasks[row.task_id], row) for row in final if row.task_id in tasks], now)
+        self._alert_final(won, known, now)  # missed, skipped: after the starts
         return PassReport(due=len(due), claimed=len(won), started=started)
+
+    def prepare(self, slot: datetime) -> PassReport:
+        """Plan and claim, just ahead of ``slot``, what falls due at it; the pass at ``slot`` then
+        only starts the rows. This is how the daemon starts a crowded instant on time."""
+        due = self.store.tasks.due(slot, node=self.node)
+        claims, moves = self._plan(due, slot)
+        won = self._claim(claims, slot)
+        if moves:
+            self.store.tasks.advance(moves)
+        self._prepared = {task.id: task for task in due}
+        self._alert_final(won, self._prepared, slot)
+        return PassReport(due=len(due), claimed=len(won))
+
+    def _alert_final(self, won: Sequence[Execution], tasks: Mapping[int, Task], now: datetime) -> None:
+        final = [(tasks[row.task_id], row) for row in won if row.status.is_final and row.task_id in tasks]
+        if final:
+            self._alerts.finished(final, now)
 
     def schedule_of(self, task: Task) -> Schedule | None:
         return self._schedules.of(task)
@@ -181,7 +197,12 @@ class Engine:
 
         ``known`` holds tasks just read (this pass's due tasks), so they are not read again.
         """
-        pending = self.store.executions.pending()
+        # A slot claimed ahead of its time (``prepare``) waits for it; queued runs start at once.
+        pending = [
+            row
+            for row in self.store.executions.pending()
+            if row.scheduled_for <= now or row.trigger in (Trigger.MANUAL, Trigger.RETRY)
+        ]
         if only is not None:
             pending = [row for row in pending if row.id in only]
         if not pending:
