@@ -203,3 +203,19 @@ def test_a_final_failure_raises_an_alert_and_the_next_success_resolves_it(store:
         settle(engine)
     assert (alert.kind, alert.severity) == ("task_failed", Severity.CRITICAL)
     assert store.alerts.list(task_id=task.id, active_only=True) == []
+
+
+def test_a_slot_claimed_ahead_of_its_time_starts_only_at_its_time(sqlite_store: Store, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_store, tmp_path / "home")
+    clock = FakeClock(T0 - timedelta(milliseconds=500))
+    task = add_task(sqlite_store, "punctual", ("true",), next_run_at=T0)
+    with running_engine(settings, sqlite_store, clock, role="runner") as daemon_engine:
+        assert daemon_engine.prepare(T0).claimed == 1
+        with running_engine(settings, sqlite_store, clock) as a_tick:
+            assert a_tick.run_pass(clock.now()).started == 0, "not even another runner starts it early"
+        assert daemon_engine.run_pass(clock.now()).started == 0
+        clock.set(T0)
+        assert daemon_engine.run_pass(clock.now()).started == 1
+        settle(daemon_engine)
+    [run] = runs_of(sqlite_store, task)
+    assert (run.status, run.started_at, run.scheduled_for) == (ExecutionStatus.SUCCESS, T0, T0)
