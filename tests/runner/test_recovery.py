@@ -178,3 +178,21 @@ def test_rows_of_a_node_that_went_silent_are_abandoned_by_a_healthy_one(store: S
     after = store.executions.get(silent.id)
     assert (after.status, after.reason) == (ExecutionStatus.ABANDONED, "node node-b stopped renewing its lease")
     assert store.executions.get(busy.id).status is ExecutionStatus.RUNNING
+
+
+def test_a_row_begun_under_our_own_lease_but_never_started_is_not_kept_alive_by_renewals(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(T0)
+    task = add_task(store, "half_started", ("true",), next_run_at=T0 + timedelta(hours=1), retries=0)
+    [row] = store.executions.claim([SlotClaim(task.id, T0, Trigger.SCHEDULE)], node="node-a", token="c", now=T0)
+    with running_engine(settings, store, clock, role="runner") as engine:
+        until = T0 + timedelta(minutes=1)
+        store.executions.begin([row.id], node="node-a", token=engine.lease_token, now=T0, lease_until=until)
+        engine.renew_leases(clock.now())
+        report = recover_own_rows(engine, clock.now(), startup=False)
+        settle(engine)
+    assert report.abandoned == 1
+    assert store.executions.get(row.id).status is ExecutionStatus.ABANDONED

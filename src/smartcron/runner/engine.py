@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from smartcron import __version__
 from smartcron.clock import Clock
 from smartcron.config import Settings
@@ -32,6 +34,7 @@ from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.overlap import REPLACED_REASON, choose_starts
 from smartcron.domain.schedule import Schedule
 from smartcron.domain.task import Task
+from smartcron.errors import StoreError
 from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
@@ -266,11 +269,13 @@ class Engine:
             return
         try:
             self.store.executions.attach([start for start, _ in batch], token=self.lease_token)
-        finally:
-            # Even when the write failed the outcome must be recorded; recovery copes with no pid.
-            for _, context in batch:
-                context.mark_attached()
-            self.recorder.poke()
+        except (SQLAlchemyError, StoreError) as exc:
+            # The processes run and are supervised; only their pids are not in the rows, which
+            # recovery copes with. Starting the rest of the batch matters more.
+            log.warning("cannot record %d pid(s): %s", len(batch), str(exc).splitlines()[0], extra={"action": "start"})
+        for _, context in batch:
+            context.mark_attached()
+        self.recorder.poke()
 
     def _replace(self, running: Sequence[Execution], now: datetime) -> None:
         """Kill running rows of a ``replace`` task; the waiting row starts once they are ended."""

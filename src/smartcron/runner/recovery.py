@@ -62,8 +62,8 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
         row
         for row in rows
         if row.status is ExecutionStatus.RUNNING
-        and (startup or _lease_expired(row, now))
-        and row.lease_token != engine.lease_token
+        # Our own lease on a row we do not supervise: a start that failed half-way.
+        and (startup or _lease_expired(row, now) or row.lease_token == engine.lease_token)
     ]
     waiting = [row for row in rows if row.status is ExecutionStatus.SCHEDULED] if startup else []
     if not orphaned and not waiting:
