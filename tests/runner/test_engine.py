@@ -8,11 +8,14 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from smartcron.clock import FakeClock
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Severity, Trigger
 from smartcron.domain.execution import Outcome
 from smartcron.domain.retry import JITTER
 from smartcron.logs import task_log_path
+from smartcron.runner.alert_hooks import optional_attribute
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 from tests.conftest import utc
@@ -219,3 +222,14 @@ def test_a_slot_claimed_ahead_of_its_time_starts_only_at_its_time(sqlite_store: 
         settle(daemon_engine)
     [run] = runs_of(sqlite_store, task)
     assert (run.status, run.started_at, run.scheduled_for) == (ExecutionStatus.SUCCESS, T0, T0)
+
+
+def test_optional_parts_that_are_not_installed_are_skipped_but_their_own_import_errors_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_part_for_test.py").write_text("import no_such_dependency_anywhere\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert optional_attribute("smartcron.no_such_part", "Service") is None
+    assert optional_attribute("smartcron.alerts.service", "AlertService") is not None
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency_anywhere"):
+        optional_attribute("broken_part_for_test", "Service")

@@ -33,12 +33,23 @@ def optional_attribute(module_name: str, attribute: str) -> Any | None:
     return getattr(module, attribute, None)
 
 
+def _construct(module_name: str, attribute: str, *args: Any, **kwargs: Any) -> Any | None:
+    """An instance of an optional part, or None when it is absent or cannot be set up (logged)."""
+    part = optional_attribute(module_name, attribute)
+    if part is None:
+        return None
+    try:
+        return part(*args, **kwargs)
+    except Exception:
+        log.exception("%s.%s cannot be set up; going on without it", module_name, attribute, extra={"action": "alert"})
+        return None
+
+
 class AlertHook:
     """Tells the alert service about final rows (failures, missed slots, recoveries)."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        service_class = optional_attribute("smartcron.alerts.service", "AlertService")
-        self._service = service_class(store, settings) if service_class else None
+        self._service = _construct("smartcron.alerts.service", "AlertService", store, settings)
 
     def finished(self, runs: Sequence[tuple[Task, Execution]], now: datetime) -> None:
         if self._service is None or not runs:
@@ -61,8 +72,7 @@ class AlertSender:
     """Sends due notifications through the alert dispatcher (one instance, reused every pass)."""
 
     def __init__(self, store: Store, settings: Settings, *, node: str) -> None:
-        dispatcher_class = optional_attribute("smartcron.alerts.dispatcher", "Dispatcher")
-        self._dispatcher = dispatcher_class(store, settings, node=node) if dispatcher_class else None
+        self._dispatcher = _construct("smartcron.alerts.dispatcher", "Dispatcher", store, settings, node=node)
 
     def send(self, now: datetime) -> int:
         """Returns how many notifications were sent (0 when alerts are absent or failed)."""
