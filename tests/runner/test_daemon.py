@@ -6,6 +6,7 @@ import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,35 @@ def test_signal_stops_claiming_kills_what_outlives_the_grace_records_everything_
     assert pgid is not None and live_group_members(pgid) == []
     beat = store.nodes.latest("runner")
     assert beat is not None and beat.info == {"active": False, "running": 0}
+
+
+def test_a_task_this_daemon_cannot_plan_neither_makes_it_spin_nor_delays_other_slots(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    # node-b's task stays due (node-b is down) and keeps the store's earliest next_run_at in the past.
+    settings = settings_for(sqlite_store, tmp_path / "home")
+    start = utc(2026, 3, 1, 10)
+    clock = FakeClock(start + timedelta(milliseconds=300))  # one-second polls would miss the slots
+    add_task(sqlite_store, "elsewhere", ("true",), next_run_at=start - timedelta(hours=1), nodes=("node-b",))
+    here = add_task(
+        sqlite_store, "here", ("true",), next_run_at=start + timedelta(seconds=5), schedule="*/5 * * * * *",
+        overlap=OverlapPolicy.ALLOW,
+    )  # fmt: skip
+    daemon = Daemon(settings, sqlite_store, clock=clock, base_env=CHILD_ENV, cwd=str(tmp_path), background=False)
+    passes = 0
+    run_pass = daemon.engine.run_pass
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal passes
+        passes += 1
+        return run_pass(*args, **kwargs)
+
+    daemon.engine.run_pass = counted  # type: ignore[method-assign]
+    daemon.run(until=start + timedelta(seconds=16))
+    runs = runs_of(sqlite_store, here)
+    assert [(r.scheduled_for.second, r.started_at == r.scheduled_for) for r in runs] == [
+        (5, True),
+        (10, True),
+        (15, True),
+    ]
+    assert passes < 40, "the loop sleeps between passes"

@@ -103,8 +103,8 @@ class Daemon:
             if until is not None and now >= until:
                 return
             try:
-                upcoming = self.store.tasks.next_wakeup()
-                if upcoming is not None and now < upcoming <= now + PREPARE_AHEAD:
+                upcoming = self._next_slot(now)
+                if upcoming is not None and upcoming <= now + PREPARE_AHEAD:
                     self.engine.prepare(upcoming)
                     # Not woken by ended runs for this short while: the slot comes first.
                     clock.sleep(max(0.0, (upcoming - clock.now()).total_seconds()))
@@ -115,7 +115,7 @@ class Daemon:
                     maintain(self.engine, now, heartbeat=True)
                     if isinstance(clock, DatabaseClock):
                         clock.sync()
-                wake_at = self._next_wake(now, until)
+                wake_at = self._next_wake(now, until, self._next_slot(now))
                 failures = 0
             except (SQLAlchemyError, StoreError) as exc:
                 failures += 1
@@ -128,9 +128,13 @@ class Daemon:
             clock.sleep(max(0.0, delay), self.engine.wake)
             self.engine.wake.clear()
 
-    def _next_wake(self, now: datetime, until: datetime | None) -> datetime:
+    def _next_slot(self, now: datetime) -> datetime | None:
+        """The next ``next_run_at`` after ``now``. Past ones are not waited for: the pass took what
+        was due here, so what is left is another node's, or a task that cannot be planned."""
+        return self.store.tasks.next_wakeup(after=now)
+
+    def _next_wake(self, now: datetime, until: datetime | None, next_slot: datetime | None) -> datetime:
         candidates = [now + timedelta(seconds=POLL_SECONDS)]
-        next_slot = self.store.tasks.next_wakeup()
         if next_slot is not None:
             candidates.append(max(now, next_slot - PREPARE_AHEAD))
         retry_at = self.engine.next_retry_at()

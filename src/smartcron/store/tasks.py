@@ -232,11 +232,13 @@ class TaskRepository:
             return found
         return [task for task in found if not task.spec.nodes or node in task.spec.nodes]
 
-    def next_wakeup(self) -> datetime | None:
-        """The earliest ``next_run_at`` of an active task."""
+    def next_wakeup(self, after: datetime | None = None) -> datetime | None:
+        """The earliest ``next_run_at`` of an active task (later than ``after``, when given)."""
         from sqlalchemy import func
 
         query = select(func.min(t.c.next_run_at)).where(t.c.enabled.is_(True), t.c.paused.is_(False))
+        if after is not None:
+            query = query.where(t.c.next_run_at > after)
         with self._engine.connect() as conn:
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
