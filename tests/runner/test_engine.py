@@ -212,16 +212,19 @@ def test_a_slot_claimed_ahead_of_its_time_starts_only_at_its_time(sqlite_store: 
     settings = settings_for(sqlite_store, tmp_path / "home")
     clock = FakeClock(T0 - timedelta(milliseconds=500))
     task = add_task(sqlite_store, "punctual", ("true",), next_run_at=T0)
+    busy = add_task(sqlite_store, "busy", ("true",), next_run_at=T0)
+    sqlite_store.executions.enqueue(busy.id, scheduled_for=T0 - timedelta(minutes=5))  # a live row
     with running_engine(settings, sqlite_store, clock, role="runner") as daemon_engine:
-        assert daemon_engine.prepare(T0).claimed == 1
+        assert daemon_engine.prepare(T0).claimed == 1, "a busy task is planned at the slot, not ahead"
         with running_engine(settings, sqlite_store, clock) as a_tick:
-            assert a_tick.run_pass(clock.now()).started == 0, "not even another runner starts it early"
-        assert daemon_engine.run_pass(clock.now()).started == 0
+            assert a_tick.start_pending(clock.now()) == 1, "only the queued manual run starts early"
+        settle(daemon_engine)
         clock.set(T0)
-        assert daemon_engine.run_pass(clock.now()).started == 1
+        assert daemon_engine.start_prepared(clock.now()) == 1
         settle(daemon_engine)
     [run] = runs_of(sqlite_store, task)
     assert (run.status, run.started_at, run.scheduled_for) == (ExecutionStatus.SUCCESS, T0, T0)
+    assert sqlite_store.tasks.get("busy").next_run_at == T0, "left for the pass at the slot"
 
 
 def test_optional_parts_that_are_not_installed_are_skipped_but_their_own_import_errors_are_not(

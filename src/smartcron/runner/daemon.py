@@ -3,7 +3,8 @@
 The loop sleeps on the monotonic clock until the earliest of: half a second before the next
 ``next_run_at`` in the store, the next retry it owes, one second (manual runs queued by the CLI or
 the web are picked up within it), the next heartbeat; a run ending wakes it early. Ahead of a slot
-it plans and claims (``Engine.prepare``), sleeps to the slot, and starts (``Engine.run_pass``).
+it plans and claims (``Engine.prepare``), sleeps to the slot, starts (``Engine.start_prepared``),
+then makes a full pass (``Engine.run_pass``) for whatever else is due.
 Sleeping is recomputed every second at most, so a wall-clock jump neither hangs the loop nor fires
 a burst: slots it jumped over are planned by the catch-up policy.
 
@@ -109,6 +110,7 @@ class Daemon:
                     # Not woken by ended runs for this short while: the slot comes first.
                     clock.sleep(max(0.0, (upcoming - clock.now()).total_seconds()))
                     now = clock.now()
+                    self.engine.start_prepared(now)
                 self.engine.run_pass(now)
                 if clock.monotonic() >= next_beat:
                     next_beat = clock.monotonic() + interval

@@ -31,7 +31,7 @@ from smartcron.clock import Clock
 from smartcron.config import Settings
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
-from smartcron.domain.overlap import REPLACED_REASON, choose_starts
+from smartcron.domain.overlap import REPLACED_REASON, TaskActivity, choose_starts
 from smartcron.domain.schedule import Schedule
 from smartcron.domain.task import Task
 from smartcron.errors import StoreError
@@ -148,16 +148,25 @@ class Engine:
         return PassReport(due=len(due), claimed=len(won), started=started)
 
     def prepare(self, slot: datetime) -> PassReport:
-        """Plan and claim, just ahead of ``slot``, what falls due at it; the pass at ``slot`` then
-        only starts the rows. This is how the daemon starts a crowded instant on time."""
-        due = self.store.tasks.due(slot, node=self.node)
-        claims, moves = self._plan(due, slot)
+        """Plan and claim, just ahead of ``slot``, what falls due at it, so that at the slot only
+        ``start_prepared`` remains: how the daemon starts a crowded instant on time. Tasks with a
+        live run are left to the pass at the slot, so overlap is judged at the slot itself."""
+        live = self.store.executions.live()
+        busy = {row.task_id for row in live}
+        due = [task for task in self.store.tasks.due(slot, node=self.node) if task.id not in busy]
+        claims, moves = self._plan(due, slot, activity={})
         won = self._claim(claims, slot)
         if moves:
             self.store.tasks.advance(moves)
         self._prepared = {task.id: task for task in due}
         self._alert_final(won, self._prepared, slot)
         return PassReport(due=len(due), claimed=len(won))
+
+    def start_prepared(self, now: datetime) -> int:
+        """At the slot: start what ``prepare`` claimed (and anything else that may start)."""
+        known, self._prepared = self._prepared, {}
+        with self.recorder.paused():
+            return self.start_pending(now, known=known)
 
     def _alert_final(self, won: Sequence[Execution], tasks: Mapping[int, Task], now: datetime) -> None:
         final = [(tasks[row.task_id], row) for row in won if row.status.is_final and row.task_id in tasks]
@@ -167,13 +176,15 @@ class Engine:
     def schedule_of(self, task: Task) -> Schedule | None:
         return self._schedules.of(task)
 
-    def _plan(self, due: Sequence[Task], now: datetime) -> tuple[list[SlotClaim], list[Move]]:
+    def _plan(
+        self, due: Sequence[Task], now: datetime, *, activity: Mapping[int, TaskActivity] | None = None
+    ) -> tuple[list[SlotClaim], list[Move]]:
         if not due:
             return [], []
         return plan_claims(
             due,
             now,
-            activity=activity_of(self.store.executions.live()),
+            activity=activity_of(self.store.executions.live()) if activity is None else activity,
             schedule_of=self._schedules.of,
             max_missed_rows=self.settings.runner_max_missed_rows,
         )
