@@ -184,3 +184,14 @@ def test_logs_follow_prints_output_as_the_run_writes_it_until_it_ends(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["logs", "1"], ["tick"]])
+def test_an_unreachable_database_is_one_line_and_exit_one(
+    home: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("SMARTCRON_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nothing")
+    code, out, err = run_main(*command)
+    assert (code, out) == (1, "")
+    assert err.startswith("smartcron: database unreachable (postgresql+psycopg://nobody@127.0.0.1:1/nothing): ")
+    assert len(err.splitlines()) == 1

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from smartcron.config import Settings, load_settings
+from smartcron.errors import StoreUnavailableError
 from smartcron.store import Store, open_store
 
 
@@ -29,10 +31,16 @@ class AppContext:
     def store(self) -> Store:
         """The store, opened on first use; its schema must exist (``smartcron init``)."""
         if self._store is None:
-            self._store = open_store(self.settings)
+            store = open_store(self.settings)
             from smartcron.store.migrate import ensure_current
 
-            ensure_current(self._store.engine)
+            try:
+                ensure_current(store.engine)
+            except DBAPIError as exc:  # unreachable, refused, wrong password: one line, no traceback
+                store.close()
+                reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+                raise StoreUnavailableError(f"database unreachable ({store.url}): {reason}") from exc
+            self._store = store
         return self._store
 
     def close(self) -> None:

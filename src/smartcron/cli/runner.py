@@ -5,12 +5,26 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
+from smartcron.errors import StoreError
 from smartcron.logs import configure
+
+
+@contextmanager
+def database_errors_as_one_line() -> Iterator[None]:
+    """A database that fails outside the loops' own retries ends the command with one line, no traceback."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        raise StoreError(f"database error: {str(orig).splitlines()[0]}") from exc
 
 
 @click.command("run")
@@ -40,7 +54,8 @@ def run_cmd(app: AppContext, verbose: bool, quiet: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    daemon.run()
+    with database_errors_as_one_line():
+        daemon.run()
 
 
 @click.command("tick")
@@ -65,7 +80,8 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
     stop = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda _signum, _frame: stop.set())
-    report = run_tick(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd(), stop=stop)
+    with database_errors_as_one_line():
+        report = run_tick(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd(), stop=stop)
     if as_json:
         echo_json(
             {"due": report.due, "claimed": report.claimed, "started": report.started, "recovered": report.recovered}
