@@ -20,6 +20,7 @@ LONG = ("sh", "-c", "sleep 300 & sleep 300")  # a grandchild in the task's group
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_runner_killed_with_tasks_running_is_reconciled_by_a_restart(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings, store = home_store(home)

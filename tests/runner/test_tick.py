@@ -68,6 +68,7 @@ def test_a_tick_stays_until_its_long_run_ends_and_the_next_tick_skips_the_overla
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 50 interpreters starting at once on a busy CI machine
 def test_fifty_concurrent_ticks_on_one_due_slot_run_it_exactly_once(store: Store, tmp_path: Path) -> None:
     home = tmp_path / "home"
     url = store.engine.url.render_as_string(hide_password=False)
