@@ -16,6 +16,7 @@ from smartcron.domain.execution import Outcome
 from smartcron.domain.retry import JITTER
 from smartcron.logs import task_log_path
 from smartcron.runner.alert_hooks import optional_attribute
+from smartcron.runner.upkeep import renew_leases
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 from tests.conftest import utc
@@ -184,7 +185,7 @@ def test_a_run_whose_row_was_ended_elsewhere_is_killed_and_its_result_not_writte
         [run] = runs_of(sqlite_store, task)
         other_node = Outcome(ExecutionStatus.ABANDONED, T0, reason="declared dead by node-b")
         assert sqlite_store.executions.finish([Finish(run.id, task.id, other_node)], token=None) == {run.id}
-        engine.renew_leases(clock.now())
+        renew_leases(engine, clock.now())
         settle(engine)
     after = sqlite_store.executions.get(run.id)
     assert (after.status, after.reason) == (ExecutionStatus.ABANDONED, "declared dead by node-b")

@@ -14,6 +14,7 @@ from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.runner.procinfo import live_group_members, process_start_time
 from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.upkeep import renew_leases
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 from tests.conftest import utc
@@ -191,7 +192,7 @@ def test_a_row_begun_under_our_own_lease_but_never_started_is_not_kept_alive_by_
     with running_engine(settings, store, clock, role="runner") as engine:
         until = T0 + timedelta(minutes=1)
         store.executions.begin([row.id], node="node-a", token=engine.lease_token, now=T0, lease_until=until)
-        engine.renew_leases(clock.now())
+        renew_leases(engine, clock.now())
         report = recover_own_rows(engine, clock.now(), startup=False)
         settle(engine)
     assert report.abandoned == 1

@@ -35,7 +35,8 @@ from smartcron.runner.alert_hooks import AlertHook, AlertSender, run_health_chec
 from smartcron.runner.dbclock import DatabaseClock
 from smartcron.runner.engine import Engine
 from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
-from smartcron.runner.tick import POLL_SECONDS, maintain
+from smartcron.runner.tick import POLL_SECONDS
+from smartcron.runner.upkeep import heartbeat, maintain
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Daemon:
         engine = self.engine
         engine.start()
         now = self.clock.now()
-        engine.beat(now)
+        heartbeat(engine, now)
         recover_own_rows(engine, now, startup=True)
         reclaim_stale_nodes(engine, now)
         log.info("runner started on node %s", engine.node, extra={"node": engine.node, "action": "start"})
@@ -114,7 +115,7 @@ class Daemon:
                 self.engine.run_pass(now)
                 if clock.monotonic() >= next_beat:
                     next_beat = clock.monotonic() + interval
-                    maintain(self.engine, now, heartbeat=True)
+                    maintain(self.engine, now, heartbeat_too=True)
                     if isinstance(clock, DatabaseClock):
                         clock.sync()
                 wake_at = self._next_wake(now, until, self._next_slot(now))
@@ -154,7 +155,7 @@ class Daemon:
             thread.join()
         self.engine.stop(grace=self.settings.runner_shutdown_grace)
         try:
-            self.engine.beat(self.clock.now(), active=False)
+            heartbeat(self.engine, self.clock.now(), active=False)
         except (SQLAlchemyError, StoreError):
             log.warning("could not write the last heartbeat", extra={"action": "stop"})
         log.info("runner stopped", extra={"action": "stop"})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import signal
 import threading
@@ -26,7 +25,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from smartcron import __version__
 from smartcron.clock import Clock
 from smartcron.config import Settings
 from smartcron.domain.enums import ExecutionStatus, Trigger
@@ -403,38 +401,6 @@ class Engine:
     def forget(self, execution_id: int) -> None:
         with self._lock:
             self._runs.pop(execution_id, None)
-
-    # -- leases and heartbeat ---------------------------------------------------------------------
-
-    def beat(self, now: datetime, *, active: bool = True) -> None:
-        running = len(self.supervisor.running())
-        self.store.nodes.beat(
-            self.node,
-            self.role,
-            now=now,
-            pid=os.getpid(),
-            started_at=self.started_at,
-            version=__version__,
-            info={"active": active, "running": running},
-        )
-
-    def renew_leases(self, now: datetime) -> None:
-        """Extend the leases of our running rows; kill runs whose row another node has ended."""
-        until = now + timedelta(seconds=self.settings.runner_lease_seconds)
-        contexts = self.supervised()
-        tokens = {self.lease_token} | {c.token for c in contexts.values() if c.token}
-        for token in tokens:
-            self.store.executions.renew_leases(node=self.node, token=token, until=until)
-        supervised = self.supervisor.running()
-        if not supervised:
-            return
-        live = {row.id: row for row in self.store.executions.live(node=self.node, status=ExecutionStatus.RUNNING)}
-        for execution_id in supervised:
-            context = contexts.get(execution_id)
-            row = live.get(execution_id)
-            if context is not None and (row is None or row.lease_token != context.token):
-                log.warning("lease lost: killing", extra={"execution": execution_id, "action": "kill"})
-                self.supervisor.kill(execution_id, "lost lease")
 
     def stop(self, grace: float) -> None:
         """Let runs finish for up to ``grace`` s, kill the rest, record everything, keep retries."""

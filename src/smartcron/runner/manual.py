@@ -20,7 +20,8 @@ from smartcron.domain.task import Task
 from smartcron.errors import UserError
 from smartcron.runner.engine import Engine
 from smartcron.runner.recovery import RUNNER_ROLES
-from smartcron.runner.tick import maintain, supervise
+from smartcron.runner.tick import supervise
+from smartcron.runner.upkeep import maintain
 from smartcron.store import Store
 
 WAIT_POLL_SECONDS = 0.2
@@ -85,7 +86,7 @@ def run_here(
     only = {execution_id}
     engine.start()
     try:
-        maintain(engine, clock.now(), heartbeat=False)  # a dead runner's row must not block this one
+        maintain(engine, clock.now(), heartbeat_too=False)  # a dead runner's row must not block this one
         engine.run_pass(clock.now(), plan=False, only=only)
         supervise(
             engine,

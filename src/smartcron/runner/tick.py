@@ -15,13 +15,13 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from smartcron.clock import Clock
 from smartcron.config import Settings
 from smartcron.runner.alert_hooks import AlertSender
 from smartcron.runner.engine import Engine, PassReport
 from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.upkeep import heartbeat, maintain
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def run_tick(
     grace = 0.0
     try:
         now = clock.now()
-        engine.beat(now)
+        heartbeat(engine, now)
         recovered = recover_own_rows(engine, now, startup=False).total + reclaim_stale_nodes(engine, now)
         first: PassReport = engine.run_pass(now)
         supervise(engine, done=lambda: not engine.has_work(), heartbeat=True, stop=stop)
@@ -67,7 +67,7 @@ def run_tick(
     finally:
         engine.stop(grace=grace)
     AlertSender(store, settings, node=engine.node).send(clock.now())
-    engine.beat(clock.now(), active=False)
+    heartbeat(engine, clock.now(), active=False)
     log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, first.started, extra={"action": "tick"})
     return TickReport(first.due, first.claimed, first.started, recovered)
 
@@ -100,13 +100,4 @@ def supervise(
         engine.run_pass(now, plan=False, only=only)
         if clock.monotonic() >= next_beat:
             next_beat = clock.monotonic() + interval
-            maintain(engine, now, heartbeat=heartbeat)
-
-
-def maintain(engine: Engine, now: datetime, *, heartbeat: bool) -> None:
-    """The periodic chores of a live runner: heartbeat, leases, rows of dead runners."""
-    if heartbeat:
-        engine.beat(now)
-    engine.renew_leases(now)
-    recover_own_rows(engine, now, startup=False)
-    reclaim_stale_nodes(engine, now)
+            maintain(engine, now, heartbeat_too=heartbeat)
