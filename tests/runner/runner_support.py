@@ -58,10 +58,10 @@ def running_engine(
         engine.stop(grace=0)
 
 
-def settle(engine: Engine) -> None:
+def settle(engine: Engine, bound: float = SETTLE_SECONDS) -> None:
     """Wait until every started run has ended and is recorded."""
-    assert engine.supervisor.wait_idle(SETTLE_SECONDS), "runs did not end"
-    assert engine.recorder.flush(SETTLE_SECONDS), "runs were not recorded"
+    assert engine.supervisor.wait_idle(bound), "runs did not end"
+    assert engine.recorder.flush(bound), "runs were not recorded"
 
 
 def runs_of(store: Store, task: Task) -> list[Execution]:
