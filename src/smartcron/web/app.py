@@ -18,7 +18,7 @@ from smartcron.web.activity import ActivityCache
 from smartcron.web.auth import LoginRateLimiter
 from smartcron.web.errors import install_error_handlers
 from smartcron.web.headers import SecurityHeadersMiddleware
-from smartcron.web.metrics import make_registry
+from smartcron.web.metrics import MetricsExposition
 from smartcron.web.panels import ScorecardCache
 from smartcron.web.rendering import make_templates
 
@@ -64,7 +64,7 @@ def create_app(
     app.state.clock = the_clock
     app.state.login_limiter = LoginRateLimiter(the_clock)
     app.state.templates = make_templates()
-    app.state.metrics_registry = make_registry(the_store, the_clock)
+    app.state.metrics = MetricsExposition(the_store, the_clock)
     app.state.activity = ActivityCache(the_store, the_clock)
     app.state.scorecard = ScorecardCache(the_store, settings, the_clock)
 

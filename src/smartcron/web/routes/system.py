@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from smartcron.errors import StoreUnavailableError
 from smartcron.web.accounts import Accounts
 from smartcron.web.auth import Principal, check_csrf, end_session, principal_of, require_viewer, start_session
+from smartcron.web.metrics import CONTENT_TYPE
 from smartcron.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +83,7 @@ def healthz(request: Request) -> Response:
 
 @router.get("/metrics")
 def metrics(request: Request, _: Annotated[Principal, Depends(require_viewer)]) -> Response:
-    return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/openapi.json")
