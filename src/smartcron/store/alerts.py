@@ -15,50 +15,26 @@ Concurrency contract:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, delete, func, insert, literal, null, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from smartcron.domain.alerts import Alert, open_key
 from smartcron.domain.enums import AlertState, Severity
 from smartcron.errors import NotFoundError, UserError
-from smartcron.store.engine import write_transaction
+from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.schema import alerts as a
 from smartcron.store.schema import tasks as t
 from smartcron.store.types import UtcDateTime
 
 T = TypeVar("T")
 ACTIVE = (AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value)
-_RETRYABLE_MYSQL = {1205, 1213}  # lock wait timeout, deadlock
-_RETRYABLE_PG = {"40P01", "40001"}  # deadlock detected, serialization failure
 AlertList = list[Alert]
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code in _RETRYABLE_PG:
-        return True
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    return bool(args) and args[0] in _RETRYABLE_MYSQL
-
-
-def retry_on_deadlock(work: Callable[[], T], *, attempts: int = 6) -> T:
-    """Run ``work`` (one whole transaction), again if the database chose it as a deadlock victim."""
-    for attempt in range(attempts):
-        try:
-            return work()
-        except DBAPIError as exc:
-            if attempt == attempts - 1 or not _is_retryable(exc):
-                raise
-            time.sleep(0.005 * 2**attempt)  # let the winner commit; not a timing assumption
-    raise AssertionError("unreachable")
 
 
 def _time(value: datetime) -> Any:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from smartcron.errors import ConfigError
 
@@ -76,3 +77,34 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+T = TypeVar("T")
+_RETRYABLE_MYSQL = {
+    1205,  # lock wait timeout
+    1213,  # deadlock: InnoDB rolled the whole transaction back
+    1305,  # savepoint does not exist: what rolling back to a savepoint says after that
+}
+_RETRYABLE_PG = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """The database rolled the transaction back to break a deadlock; running it again is safe."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in _RETRYABLE_PG:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRYABLE_MYSQL
+
+
+def retry_on_deadlock(work: Callable[[], T], *, attempts: int = 6) -> T:
+    """Run ``work`` (one whole transaction), again if the database chose it as a deadlock victim."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if attempt == attempts - 1 or not is_retryable(exc):
+                raise
+            time.sleep(0.005 * 2**attempt)  # let the winner commit; not a timing assumption
+    raise AssertionError("unreachable")

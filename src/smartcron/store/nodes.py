@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from smartcron.store.engine import retry_on_deadlock
 from smartcron.store.schema import nodes as n
 
 
@@ -48,16 +50,17 @@ class NodeRepository:
             values["version"] = version
         if info is not None:
             values["info"] = info
-        with self._engine.begin() as conn:
-            cond = (n.c.name == name) & (n.c.role == role)
-            if conn.execute(update(n).where(cond).values(**values)).rowcount == 0:
-                from sqlalchemy.exc import IntegrityError
+        retry_on_deadlock(lambda: self._upsert({"name": name, "role": role, **values}, values))
 
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(n).values(name=name, role=role, **values))
-                except IntegrityError:  # another process inserted it first: update instead
-                    conn.execute(update(n).where(cond).values(**values))
+    def _upsert(self, row: dict[str, Any], changes: dict[str, Any]) -> None:
+        # One atomic statement: many ticks starting at once all beat for the same (node, role).
+        with self._engine.begin() as conn:
+            dialect = conn.dialect.name
+            if dialect == "mysql":
+                conn.execute(mysql.insert(n).values(**row).on_duplicate_key_update(**changes))
+            else:
+                insert_ = sqlite.insert(n) if dialect == "sqlite" else postgresql.insert(n)
+                conn.execute(insert_.values(**row).on_conflict_do_update(index_elements=["name", "role"], set_=changes))
 
     def get(self, name: str, role: str) -> Heartbeat | None:
         with self._engine.connect() as conn:

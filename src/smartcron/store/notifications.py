@@ -25,8 +25,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from smartcron.domain.alerts import Alert, Notification, NotificationKind, NotificationState
 from smartcron.domain.enums import AlertState
-from smartcron.store.alerts import retry_on_deadlock
-from smartcron.store.engine import write_transaction
+from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.schema import alerts as a
 from smartcron.store.schema import notifications as n
 
