@@ -132,3 +132,22 @@ def test_a_task_this_daemon_cannot_plan_neither_makes_it_spin_nor_delays_other_s
         (15, True),
     ]
     assert passes < 40, "the loop sleeps between passes"
+
+
+def test_daemon_runs_the_health_monitor_soon_after_it_starts(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smartcron.runner.daemon as daemon_module
+
+    monkeypatch.setattr(daemon_module, "HEALTH_FIRST_AFTER", 0.05)
+    settings = settings_for(sqlite_store, tmp_path / "home")
+    daemon = Daemon(settings, sqlite_store, clock=SystemClock(), base_env=CHILD_ENV, cwd=str(tmp_path))
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_until(lambda: sqlite_store.health.latest() != [], "the daemon's first health run")
+    finally:
+        daemon.request_stop()
+        thread.join(SETTLE_SECONDS)
+    assert not thread.is_alive()
+    assert {"database", "runner_heartbeat"} <= {check.name for check in sqlite_store.health.latest()}

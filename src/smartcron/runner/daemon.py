@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 ALERT_SEND_SECONDS = 1.0
 ALERT_RULES_SECONDS = 30.0
 HEALTH_SECONDS = 300.0
+HEALTH_FIRST_AFTER = 10.0
+"""The first health run comes soon after start, so the dashboard has checks to show at once."""
 LONGEST_BACKOFF = 30.0
 PREPARE_AHEAD = timedelta(milliseconds=500)
 """Slots are planned and claimed this long before they are due, so at the slot only starting
@@ -165,19 +167,28 @@ class Daemon:
     def _start_background(self) -> None:
         sender = AlertSender(self.store, self.settings, node=self.engine.node)
         rules = AlertHook(self.store, self.settings)
-        chores: list[tuple[str, float, Callable[[datetime], object]]] = [
-            ("alerts", ALERT_SEND_SECONDS, sender.send),
-            ("alert-rules", ALERT_RULES_SECONDS, rules.evaluate_rules),
-            ("health", HEALTH_SECONDS, lambda now: run_health_checks(self.store, self.settings, now)),
+        chores: list[tuple[str, float, float, Callable[[datetime], object]]] = [
+            ("alerts", ALERT_SEND_SECONDS, ALERT_SEND_SECONDS, sender.send),
+            ("alert-rules", ALERT_RULES_SECONDS, ALERT_RULES_SECONDS, rules.evaluate_rules),
+            (
+                "health",
+                HEALTH_FIRST_AFTER,
+                HEALTH_SECONDS,
+                lambda now: run_health_checks(self.store, self.settings, now),
+            ),
         ]
-        for name, every, chore in chores:
-            thread = threading.Thread(target=self._repeat, args=(every, chore), name=f"smartcron-{name}", daemon=True)
+        for name, first, every, chore in chores:
+            thread = threading.Thread(
+                target=self._repeat, args=(first, every, chore), name=f"smartcron-{name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
-    def _repeat(self, every: float, chore: Callable[[datetime], object]) -> None:
+    def _repeat(self, first: float, every: float, chore: Callable[[datetime], object]) -> None:
         # Real time, not the injected clock: these chores pace themselves and never decide slots.
-        while not self._stopping.wait(every):
+        wait = first
+        while not self._stopping.wait(wait):
+            wait = every
             try:
                 chore(self.clock.now())
             except Exception:
