@@ -119,22 +119,27 @@ class RunStatistics:
 
     def durations(self, since: datetime, until: datetime, *, limit: int | None = None) -> list[TaskDurations]:
         """Per task, duration of the runs that ended in [since, until) with a duration, slowest
-        average first."""
-        average = func.avg(e.c.duration_ms)
-        query = (
+        average first.
+
+        Aggregated per task id first and joined with the tasks after: grouping the joined rows by
+        the task's columns sorted every run in the window (twice as slow with 80,000 runs a week)."""
+        per_task = (
             select(
-                t.c.id,
-                t.c.name,
-                t.c.category,
-                t.c.timeout,
+                e.c.task_id,
                 func.count().label("runs"),
-                average.label("average_ms"),
+                func.avg(e.c.duration_ms).label("average_ms"),
                 func.max(e.c.duration_ms).label("max_ms"),
             )
-            .join(t, t.c.id == e.c.task_id)
             .where(e.c.finished_at >= since, e.c.finished_at < until, e.c.duration_ms.is_not(None))
-            .group_by(t.c.id, t.c.name, t.c.category, t.c.timeout)
-            .order_by(average.desc(), t.c.name)
+            .group_by(e.c.task_id)
+            .subquery()
+        )
+        query = (
+            select(
+                t.c.id, t.c.name, t.c.category, t.c.timeout, per_task.c.runs, per_task.c.average_ms, per_task.c.max_ms
+            )
+            .join(per_task, per_task.c.task_id == t.c.id)
+            .order_by(per_task.c.average_ms.desc(), t.c.name)
         )
         if limit is not None:
             query = query.limit(limit)
