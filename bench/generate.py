@@ -1,4 +1,4 @@
-"""Fill a database with a realistic history for the dashboard benchmark.
+"""Fill a database with a realistic history for the dashboard benchmark, or reuse a cached one.
 
     .venv/bin/python bench/generate.py sqlite:////tmp/bench.db           # 1,000 tasks, 1,000,000 runs
     .venv/bin/python bench/generate.py postgresql+psycopg://postgres@127.0.0.1/bench --executions 200000
@@ -6,32 +6,47 @@
 The database is created (schema upgraded) if needed and must hold no tasks. Tasks run at different
 rates (a few every few minutes, most hourly or daily), 90 days back from now; about 95 % of runs
 succeed, the rest fail, time out, are skipped or missed. Each finished row carries a 200-byte
-output preview. Rows go in with the driver's executemany in batches, one transaction per batch.
+output preview. Rows are inserted in time order across all tasks, as a runner inserts them (so a
+time range is a run of neighbouring rows and one task's history is spread over the table, as in
+production), with the driver's executemany in batches, one transaction per batch.
+
+``bench/run`` keeps generated databases in ``bench/.cache`` (SQLite files) and in PostgreSQL
+databases named after the generator version and size (:func:`cached_sqlite`,
+:func:`cached_postgresql`); bump ``VERSION`` whenever what is generated changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import random
+import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, create_engine, insert, select, text, update
+from sqlalchemy.engine import make_url
 
 from smartcron.domain.task import TaskSpec
 from smartcron.store import Store, open_store
-from smartcron.store.schema import alerts, audit_log, executions, health_checks, metrics, tasks
+from smartcron.store.schema import alerts, audit_log, executions, health_checks, metrics, settings_kv, tasks
 from smartcron.store.tasks import spec_to_row
 
+VERSION = 2
+"""1: rows inserted task after task. 2: rows inserted in time order across tasks; generation time kept."""
+CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+GENERATED_AT_KEY = "bench.generated_at"
 CATEGORIES = ("vend", "payroll", "bank", "consignments", "staff", "system", "monitoring", "flagged_products")
 STATUSES = (("success", 0.95), ("failed", 0.03), ("timeout", 0.01), ("skipped", 0.005), ("missed", 0.005))
 PREVIEW = ("synced 1234 products from vend; 0 errors; batch ok " * 8)[:200]
 DAYS = 90
 
 
-def _task_rows(count: int, now: datetime, rng: random.Random) -> list[dict[str, Any]]:
+def _task_rows(count: int, now: datetime) -> list[dict[str, Any]]:
     rows = []
     for i in range(count):
         category = CATEGORIES[i % len(CATEGORIES)]
@@ -72,11 +87,11 @@ def _pick_status(rng: random.Random) -> str:
     return "success"
 
 
-def _execution_rows(task_id: int, runs: int, now: datetime, rng: random.Random) -> list[dict[str, Any]]:
+def _execution_rows(task_id: int, runs: int, now: datetime, rng: random.Random) -> Iterator[dict[str, Any]]:
+    """One task's runs, oldest first."""
     span = DAYS * 86400.0
     interval = span / runs
     start = now - timedelta(seconds=span)
-    rows = []
     for n in range(runs):
         slot = start + timedelta(seconds=n * interval)
         slot = slot.replace(microsecond=(slot.microsecond // 1000) * 1000)
@@ -115,8 +130,7 @@ def _execution_rows(task_id: int, runs: int, now: datetime, rng: random.Random) 
                 "output": PREVIEW,
                 "output_bytes": rng.randint(200, 50_000),
             }
-        rows.append(row)
-    return rows
+        yield row
 
 
 def _side_tables(store: Store, task_ids: list[int], now: datetime, rng: random.Random) -> None:
@@ -126,15 +140,15 @@ def _side_tables(store: Store, task_ids: list[int], now: datetime, rng: random.R
             [
                 {
                     "kind": "task_failed",
-                    "task_id": task_ids[i],
-                    "open_key": f"task_failed:{task_ids[i]}" if i < 20 else None,
+                    "task_id": task_ids[i % len(task_ids)],
+                    "open_key": f"task_failed:{task_ids[i]}" if i < min(20, len(task_ids)) else None,
                     "severity": ("critical", "high", "low")[i % 3],
-                    "state": "open" if i < 20 else "resolved",
+                    "state": "open" if i < min(20, len(task_ids)) else "resolved",
                     "message": f"task failed {i}",
                     "count": 1 + i % 4,
                     "first_seen": now - timedelta(hours=i),
                     "last_seen": now - timedelta(minutes=i),
-                    "resolved_at": None if i < 20 else now - timedelta(minutes=i),
+                    "resolved_at": None if i < min(20, len(task_ids)) else now - timedelta(minutes=i),
                 }
                 for i in range(500)
             ],
@@ -171,9 +185,36 @@ def _side_tables(store: Store, task_ids: list[int], now: datetime, rng: random.R
                 for k in range(2000)
             ],
         )
+        conn.execute(insert(settings_kv).values(key=GENERATED_AT_KEY, value=now.isoformat(), updated_at=now))
 
 
-def generate(url: str, *, task_count: int, execution_count: int, batch: int, seed: int) -> None:
+def _insert_in_batches(store: Store, rows: Iterator[dict[str, Any]], batch: int, *, quiet: bool) -> int:
+    written = 0
+    while True:
+        chunk = [row for _, row in zip(range(batch), rows, strict=False)]
+        if not chunk:
+            return written
+        with store.engine.begin() as conn:
+            conn.execute(insert(executions), chunk)
+        written += len(chunk)
+        if not quiet:
+            print(f"\r{written:>9,} executions", end="", file=sys.stderr)
+
+
+def _analyze(store: Store) -> None:
+    if store.dialect == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    elif store.dialect == "sqlite":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    else:
+        with store.engine.connect() as conn:
+            for table in (tasks, executions):
+                conn.exec_driver_sql(f"ANALYZE TABLE {table.name}")
+
+
+def generate(url: str, *, task_count: int, execution_count: int, batch: int, seed: int, quiet: bool = False) -> None:
     rng = random.Random(seed)
     store = open_store(url)
     store.upgrade()
@@ -182,37 +223,31 @@ def generate(url: str, *, task_count: int, execution_count: int, batch: int, see
     now = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
     with store.engine.begin() as conn:
-        conn.execute(insert(tasks), _task_rows(task_count, now, rng))
+        conn.execute(insert(tasks), _task_rows(task_count, now))
     task_ids = [t.id for t in store.tasks.list()]
     counts = _runs_per_task(task_count, execution_count, rng)
-    pending: list[dict[str, Any]] = []
-    summaries: list[dict[str, Any]] = []
-    written = 0
-    for task_id, runs in zip(task_ids, counts, strict=True):
-        rows = _execution_rows(task_id, runs, now, rng)
-        last = rows[-1]
-        summaries.append(
-            {
-                "b_id": task_id,
-                "b_status": last["status"],
-                "b_started": last["started_at"],
-                "b_finished": last["finished_at"],
-                "b_duration": last["duration_ms"],
-            }
-        )
-        pending.extend(rows)
-        while len(pending) >= batch:
-            chunk, pending = pending[:batch], pending[batch:]
-            with store.engine.begin() as conn:
-                conn.execute(insert(executions), chunk)
-            written += len(chunk)
-            print(f"\r{written:>9,} executions", end="", file=sys.stderr)
-    if pending:
-        with store.engine.begin() as conn:
-            conn.execute(insert(executions), pending)
-        written += len(pending)
-    from sqlalchemy import bindparam
+    newest: dict[int, dict[str, Any]] = {}  # each task's last run, for its last-run summary
 
+    def remembering_newest(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            newest[row["task_id"]] = row
+            yield row
+
+    histories = [
+        remembering_newest(_execution_rows(i, runs, now, rng)) for i, runs in zip(task_ids, counts, strict=True)
+    ]
+    in_time_order = heapq.merge(*histories, key=lambda row: (row["scheduled_for"], row["task_id"]))
+    written = _insert_in_batches(store, in_time_order, batch, quiet=quiet)
+    summaries = [
+        {
+            "b_id": task_id,
+            "b_status": row["status"],
+            "b_started": row["started_at"],
+            "b_finished": row["finished_at"],
+            "b_duration": row["duration_ms"],
+        }
+        for task_id, row in newest.items()
+    ]
     with store.engine.begin() as conn:
         conn.execute(
             update(tasks)
@@ -227,22 +262,75 @@ def generate(url: str, *, task_count: int, execution_count: int, batch: int, see
             summaries,
         )
     _side_tables(store, task_ids, now, rng)
-    if store.dialect == "postgresql":
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    elif store.dialect == "sqlite":
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-    else:
-        with store.engine.connect() as conn:
-            for table in (tasks, executions):
-                conn.exec_driver_sql(f"ANALYZE TABLE {table.name}")
+    _analyze(store)
     store.close()
     took = time.perf_counter() - started
-    print(
-        f"\r{task_count:,} tasks, {written:,} executions in {took:.0f} s ({written / took:,.0f} rows/s)",
-        file=sys.stderr,
-    )
+    if not quiet:
+        print(
+            f"\r{task_count:,} tasks, {written:,} executions in {took:.0f} s ({written / took:,.0f} rows/s)",
+            file=sys.stderr,
+        )
+
+
+def generated_at(store: Store) -> datetime:
+    """The instant the history was generated around (its "now")."""
+    with store.engine.connect() as conn:
+        value = conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == GENERATED_AT_KEY)).scalar_one()
+    return datetime.fromisoformat(str(value))
+
+
+def cache_name(task_count: int, execution_count: int) -> str:
+    return f"dashboard_v{VERSION}_{task_count}t_{execution_count}e"
+
+
+def cached_sqlite(task_count: int, execution_count: int, *, quiet: bool = True) -> Path:
+    """A generated SQLite database file, made once per generator version and size.
+
+    Written under a temporary name and renamed when complete, so an interrupted run leaves no file
+    that looks finished."""
+    CACHE_DIR.mkdir(exist_ok=True)
+    path = CACHE_DIR / f"{cache_name(task_count, execution_count)}.db"
+    if path.exists():
+        return path
+    partial = path.with_suffix(".partial")
+    for leftover in CACHE_DIR.glob(partial.name + "*"):
+        leftover.unlink()
+    generate(f"sqlite:///{partial}", task_count=task_count, execution_count=execution_count, batch=20_000, seed=6,
+             quiet=quiet)  # fmt: skip
+    with sqlite3.connect(partial) as conn:  # fold the write-ahead log in: the file alone is the database
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    partial.rename(path)
+    return path
+
+
+def cached_postgresql(server_url: str, task_count: int, execution_count: int, *, quiet: bool = True) -> str:
+    """The name of a generated PostgreSQL database on ``server_url``, made once per version and size.
+
+    Generated under a temporary name and renamed when complete. Measure a copy (``CREATE DATABASE
+    ... TEMPLATE``), never the cached database itself."""
+    name = f"smartcron_bench_{cache_name(task_count, execution_count)}"
+    partial = f"{name}_partial"
+    admin = create_engine(make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                return name
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{partial}"')
+        generate(
+            str(make_url(server_url).set(database=partial)),
+            task_count=task_count,
+            execution_count=execution_count,
+            batch=20_000,
+            seed=6,
+            quiet=quiet,
+        )
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{partial}" RENAME TO "{name}"')
+    finally:
+        admin.dispose()
+    return name
 
 
 def main() -> None:
