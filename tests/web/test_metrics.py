@@ -1,4 +1,5 @@
-"""``/metrics`` is Prometheus text a standard parser reads, with counters that only move by new runs."""
+"""``/metrics`` is Prometheus text a standard parser reads, with counters that only move by new runs
+(the first two tests on every database)."""
 
 from __future__ import annotations
 
@@ -35,13 +36,13 @@ def _scrape(exposition: MetricsExposition) -> tuple[dict[str, str], Samples]:
     return types, samples
 
 
-def test_a_scrape_holds_every_family_with_its_type_and_the_runs_per_task(web_store: Store) -> None:
-    nightly = add_task(web_store, "nightly")
-    _finished_run(web_store, nightly, 0, ExecutionStatus.SUCCESS, duration_ms=1500)
-    _finished_run(web_store, nightly, 1, ExecutionStatus.FAILED, duration_ms=500)
-    add_task(web_store, "never_ran")
+def test_a_scrape_holds_every_family_with_its_type_and_the_runs_per_task(store: Store) -> None:
+    nightly = add_task(store, "nightly")
+    _finished_run(store, nightly, 0, ExecutionStatus.SUCCESS, duration_ms=1500)
+    _finished_run(store, nightly, 1, ExecutionStatus.FAILED, duration_ms=500)
+    add_task(store, "never_ran")
 
-    types, samples = _scrape(MetricsExposition(web_store, FakeClock(NOW)))
+    types, samples = _scrape(MetricsExposition(store, FakeClock(NOW)))
 
     assert types == {
         "smartcron_runs": "counter",
@@ -66,15 +67,15 @@ def test_a_scrape_holds_every_family_with_its_type_and_the_runs_per_task(web_sto
     }
 
 
-def test_counters_count_each_later_run_once_across_scrapes(web_store: Store) -> None:
-    nightly = add_task(web_store, "nightly")
-    _finished_run(web_store, nightly, 0, ExecutionStatus.SUCCESS)
-    exposition = MetricsExposition(web_store, FakeClock(NOW))
+def test_counters_count_each_later_run_once_across_scrapes(store: Store) -> None:
+    nightly = add_task(store, "nightly")
+    _finished_run(store, nightly, 0, ExecutionStatus.SUCCESS)
+    exposition = MetricsExposition(store, FakeClock(NOW))
     success = ("smartcron_runs_total", (("status", "success"), ("task", "nightly")))
 
     assert _scrape(exposition)[1][success] == 1.0
-    _finished_run(web_store, nightly, 1, ExecutionStatus.SUCCESS)
-    _finished_run(web_store, nightly, 2, ExecutionStatus.TIMEOUT)
+    _finished_run(store, nightly, 1, ExecutionStatus.SUCCESS)
+    _finished_run(store, nightly, 2, ExecutionStatus.TIMEOUT)
     _, first = _scrape(exposition)
     _, again = _scrape(exposition)  # the same rows are read again inside the overlap window
 
@@ -84,6 +85,20 @@ def test_counters_count_each_later_run_once_across_scrapes(web_store: Store) -> 
     assert again[("smartcron_task_last_success_timestamp_seconds", (("task", "nightly"),))] == (
         utc(2026, 3, 1, 11, 1).timestamp()
     )
+
+
+def test_a_run_recorded_late_but_within_five_minutes_of_the_newest_is_still_counted(web_store: Store) -> None:
+    nightly = add_task(web_store, "nightly")
+    _finished_run(web_store, nightly, 5, ExecutionStatus.SUCCESS)
+    exposition = MetricsExposition(web_store, FakeClock(NOW))
+    success = ("smartcron_runs_total", (("status", "success"), ("task", "nightly")))
+    assert _scrape(exposition)[1][success] == 1.0
+
+    _finished_run(web_store, nightly, 2, ExecutionStatus.SUCCESS)  # ended before the newest, committed after
+    _, late = _scrape(exposition)
+    _, again = _scrape(exposition)
+
+    assert late[success] == again[success] == 2.0
 
 
 def test_a_removed_task_leaves_the_scrape(web_store: Store) -> None:

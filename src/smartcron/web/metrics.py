@@ -3,8 +3,10 @@
 Run counts and duration sums are Prometheus counters over every run the store has recorded. They
 are aggregated once per dashboard process and then kept up to date incrementally by reading only
 rows that finished since the last scrape (the ``finished_at`` index), so a scrape stays cheap with
-millions of rows. A row committed more than ``OVERLAP`` after its finish time would be missed;
-runners commit within a second. Deleting old rows (retention) never lowers a counter.
+millions of rows. Rows that finished up to ``OVERLAP`` before the newest one known are watched for
+late commits (their ids are kept; an indexed count tells whether the window grew); a row committed
+more than ``OVERLAP`` after its finish time would be missed, and runners commit within a second.
+Deleting old rows (retention) never lowers a counter.
 
 With 1,000 tasks a scrape holds about 8,000 series. Building them as ``prometheus_client`` metric
 objects took ~60 ms per scrape (one Sample tuple, label dict and float formatting per series); the
@@ -19,18 +21,20 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 
 from smartcron.clock import Clock
 from smartcron.store import Store
 from smartcron.store.schema import alerts as a
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
+from smartcron.store.types import UtcDateTime
 from smartcron.web.queries import running_count
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OVERLAP = timedelta(minutes=5)
 SEVERITIES = ("critical", "high", "low")
+UTC_TIME = UtcDateTime()
 Key = tuple[int, str]
 
 
@@ -90,20 +94,27 @@ class RunTotals:
         self._watermark = watermark
 
     def _load_since(self, since: datetime) -> None:
-        query = select(e.c.id, e.c.task_id, e.c.status, e.c.duration_ms, e.c.finished_at).where(e.c.finished_at > since)
-        with self._store.engine.connect() as conn:
-            rows = conn.execute(query).all()
+        """Rows that finished after the watermark, and rows committed late into the overlap window.
+
+        The window is read again only when it holds more rows than are known: re-reading it on every
+        scrape cost ~100 ms with 10,000 runs finished in one burst (and more at full throughput)."""
         watermark = self._watermark
+        assert watermark is not None
+        in_window = select(func.count()).select_from(e).where(e.c.finished_at > since, e.c.finished_at <= watermark)
+        columns = select(e.c.id, e.c.task_id, e.c.status, e.c.duration_ms, e.c.finished_at)
+        with self._store.engine.connect() as conn:
+            late = int(conn.execute(in_window).scalar_one()) != len(self._recent)
+            rows = conn.execute(columns.where(e.c.finished_at > (since if late else watermark))).all()
         for execution_id, task_id, status, duration, finished_at in rows:
             if execution_id in self._recent:
                 continue
             self._recent[int(execution_id)] = finished_at
             timed = duration is not None
             self._add(int(task_id), status, 1, float(duration) if timed else 0.0, int(timed))
-            if watermark is None or finished_at > watermark:
+            if finished_at > watermark:
                 watermark = finished_at
-        self._watermark = watermark
-        if watermark is not None:
+        if watermark != self._watermark:
+            self._watermark = watermark
             horizon = watermark - OVERLAP
             self._recent = {i: at for i, at in self._recent.items() if at > horizon}
 
@@ -136,7 +147,7 @@ class _TaskLines:
     """A task's lines in each per-task family, valid while ``key`` (name, totals version, last
     success) is unchanged."""
 
-    key: tuple[str, int, datetime | None]
+    key: tuple[str, int, object]
     runs: str
     durations: str
     last_success: str
@@ -151,10 +162,14 @@ class MetricsExposition:
         self._totals = RunTotals(store)
         self._versions: dict[int, int] = defaultdict(int)  # bumped when a task's totals change
         self._lines: dict[int, _TaskLines] = {}
+        # Last success as the driver returns it (integer milliseconds on SQLite): it only keys the
+        # cache, and is turned into a time only when a task's line is written, not 10,000 times a scrape.
+        self._dialect = store.engine.dialect
+        self._raw_success = type_coerce(t.c.last_success_at, UTC_TIME.load_dialect_impl(self._dialect))
 
     def render(self) -> bytes:
         with self._store.engine.connect() as conn:
-            task_rows = conn.execute(select(t.c.id, t.c.name, t.c.last_success_at).order_by(t.c.id)).all()
+            task_rows = conn.execute(select(t.c.id, t.c.name, self._raw_success).order_by(t.c.id)).all()
             open_alerts = conn.execute(
                 select(a.c.severity, func.count()).where(a.c.state != "resolved").group_by(a.c.severity)
             ).all()
@@ -189,9 +204,9 @@ class MetricsExposition:
         )
         return "".join(parts).encode()
 
-    def _lines_of(self, task_id: int, name: str, success_at: datetime | None) -> _TaskLines:
+    def _lines_of(self, task_id: int, name: str, raw_success: object) -> _TaskLines:
         """The task's lines, written anew only when its key changed; call with the totals' lock held."""
-        key = (name, self._versions[task_id], success_at)
+        key = (name, self._versions[task_id], raw_success)
         kept = self._lines.get(task_id)
         if kept is not None and kept.key == key:
             return kept
@@ -208,6 +223,7 @@ class MetricsExposition:
                 f'smartcron_run_duration_seconds_sum{{task="{label}"}} {number(totals.duration_ms[task_id] / 1000)}\n'
             )
         last_success = ""
+        success_at = UTC_TIME.process_result_value(raw_success, self._dialect)
         if success_at is not None:
             last_success = (
                 f'smartcron_task_last_success_timestamp_seconds{{task="{label}"}} {number(success_at.timestamp())}\n'
