@@ -30,8 +30,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from aiosmtpd.controller import Controller
-from common import Figure, median, percentile
+from bench.common import Figure, median, percentile
 
 from smartcron.config import load_settings
 from smartcron.domain.enums import Trigger

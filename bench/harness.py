@@ -86,11 +86,9 @@ def _figure_entry(figure: Any) -> dict[str, Any]:
 
 def run_child(module: str, quick: bool, out: Path) -> int:
     """In the child interpreter: import the module, take its figures, write them to ``out``."""
-    for path in (str(BENCH), str(ROOT)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    sys.path.insert(0, str(ROOT))  # modules import each other as ``bench.<name>``
     try:
-        figures = importlib.import_module(module).figures(quick)
+        figures = importlib.import_module(f"bench.{module}").figures(quick)
         out.write_text(json.dumps({"figures": [_figure_entry(f) for f in figures]}))
         return 0
     except BaseException as exc:  # whatever it was (even SystemExit), the parent reports it in one line

@@ -11,9 +11,15 @@ with the task count shows a per-task cost somewhere.
 
 from __future__ import annotations
 
-import dashboard
-import rowsize
-from common import Figure
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import dashboard, rowsize
+from bench.common import Figure
 
 TASK_COUNTS = {True: (100, 10_000), False: (100, 1_000, 10_000)}
 EXECUTIONS = {True: 10_000, False: 200_000}
@@ -66,7 +72,10 @@ def figures(quick: bool) -> list[Figure]:
 
 
 def main() -> None:
-    for figure in figures(quick=False):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100 and 10,000 tasks, fewer rows and rounds")
+    args = parser.parse_args()
+    for figure in figures(quick=args.quick):
         print(f"{figure.name:<45} {figure.value:>10,.1f} {figure.unit:<3} {figure.note}")
 
 
