@@ -43,6 +43,35 @@ def test_child_leads_its_own_process_group_and_reads_an_empty_stdin(harness: Sup
     assert stdin == "''"
 
 
+def test_child_gets_no_descriptor_and_no_ignored_signal_of_the_runner(tmp_path: Path) -> None:
+    # A descriptor the runner inherited from whoever started it (open, not close-on-exec).
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    try:
+        with SupervisorHarness(tmp_path) as harness:
+            fd = harness.run("sh", "-c", f"test -e /proc/self/fd/{write_end} && echo leaked || echo closed")
+            status = harness.run("grep", "SigIgn", "/proc/self/status")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+    assert fd.output == "closed\n"
+    ignored = int(status.output.split()[1], 16)
+    # Python ignores SIGPIPE and SIGXFSZ; a task must get them back at their defaults, as from a shell.
+    assert ignored & (1 << (signal.SIGPIPE - 1) | 1 << (signal.SIGXFSZ - 1)) == 0
+
+
+def test_command_is_found_on_the_tasks_own_path(harness: SupervisorHarness, tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "only-here").write_text("#!/bin/sh\necho found on the task PATH\n")
+    (tools / "only-here").chmod(0o755)
+
+    result = harness.run("only-here", env={"PATH": f"{tools}:/usr/bin:/bin"})
+
+    assert (result.exit_code, result.output) == (0, "found on the task PATH\n")
+
+
 def test_stdout_and_stderr_go_to_the_log_after_a_header_line(harness: SupervisorHarness) -> None:
     spec = harness.spec("echo out; echo err >&2; echo again", shell=True, header="=== first ===")
     harness.supervisor.spawn(spec)
@@ -122,14 +151,28 @@ def test_times_and_duration_are_reported(harness: SupervisorHarness) -> None:
 
 def test_spawned_process_is_identified_by_pid_and_start_time(harness: SupervisorHarness) -> None:
     spec, spawned = harness.spawn("sleep", "600")
+    started = harness.started(spec.execution_id)
 
-    assert spawned.proc_start is not None
-    assert process_start_time(spawned.pid) == spawned.proc_start
-    assert process_alive(spawned.pid, spawned.proc_start)
-    assert not process_alive(spawned.pid, spawned.proc_start + 1)  # same pid, another process
+    assert (started.pid, started.pgid, started.started_at) == (spawned.pid, spawned.pgid, spawned.started_at)
+    assert started.proc_start is not None
+    assert process_start_time(spawned.pid) == started.proc_start
+    assert process_alive(spawned.pid, started.proc_start)
+    assert not process_alive(spawned.pid, started.proc_start + 1)  # same pid, another process
     harness.supervisor.kill(spec.execution_id, "operator")
     harness.result(spec.execution_id)
-    assert not process_alive(spawned.pid, spawned.proc_start)
+    assert not process_alive(spawned.pid, started.proc_start)
+
+
+def test_every_start_is_reported_once_before_its_end(harness: SupervisorHarness) -> None:
+    specs = [harness.spawn("true")[0] for _ in range(20)]
+    failed, _ = harness.spawn("no-such-command-anywhere")
+    for spec in [*specs, failed]:
+        harness.result(spec.execution_id)
+
+    # A command that could not start has no process to report.
+    assert sorted(s.execution_id for s in harness.starts) == [spec.execution_id for spec in specs]
+    for spec in specs:
+        assert harness.events.index(("start", spec.execution_id)) < harness.events.index(("exit", spec.execution_id))
 
 
 def test_an_execution_id_cannot_run_twice_at_once(harness: SupervisorHarness) -> None:

@@ -117,14 +117,16 @@ def test_a_process_that_is_gone_is_not_adopted(harness: SupervisorHarness) -> No
 
 def test_processes_of_a_run_are_found_by_their_environment(harness: SupervisorHarness) -> None:
     # The grandchild leaves the task's session and group: only its environment still ties it to the run.
-    spec, spawned = harness.spawn("setsid sleep 600 & echo $!; exec sleep 600", shell=True, execution_id=77)
+    # Ids no other test uses: the search covers every process on the machine, tests running beside this one too.
+    mine, other = 7_700_077, 7_700_078
+    spec, spawned = harness.spawn("setsid sleep 600 & echo $!; exec sleep 600", shell=True, execution_id=mine)
 
-    assert spawned.pid in find_processes_of(77)
-    assert find_processes_of(78) == []
+    assert spawned.pid in find_processes_of(mine)
+    assert find_processes_of(other) == []
     harness.supervisor.kill(spec.execution_id, "operator")
     escaped = int(harness.result(spec.execution_id).output)
     try:
-        assert find_processes_of(77) == [escaped]  # the group is gone; the escapee is still found
+        assert find_processes_of(mine) == [escaped]  # the group is gone; the escapee is still found
     finally:
         os.kill(escaped, signal.SIGKILL)
 

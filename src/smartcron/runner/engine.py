@@ -37,7 +37,7 @@ from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
 from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
-from smartcron.runner.process import ProcessResult, Supervisor
+from smartcron.runner.process import ProcessResult, Spawned, Supervisor
 from smartcron.runner.procinfo import kill_group
 from smartcron.runner.recorder import Record, Recorder
 from smartcron.runner.retries import RetryBook
@@ -46,9 +46,9 @@ from smartcron.store.executions import Finish, SlotClaim, Start
 
 log = logging.getLogger(__name__)
 
-ATTACH_BATCH = 64
-"""Pids are written after this many spawns (and at the end of a start), bounding what a crash
-between spawning and recording leaves for recovery to find by environment."""
+ATTACH_WAIT_SECONDS = 10.0
+"""How long the pids of a batch of spawns may take to be reported by the supervisor thread (it
+takes milliseconds); a run not reported by then is attached without its pid."""
 
 
 def new_token() -> str:
@@ -114,12 +114,15 @@ class Engine:
         self._cwd = cwd
         self._lock = threading.Lock()
         self._runs: dict[int, RunContext] = {}
+        self._started_cond = threading.Condition()
+        self._awaiting_start: set[int] = set()  # spawned, start not yet reported by the supervisor
+        self._started: dict[int, Spawned] = {}  # reported, pid not yet written
         self.retries = RetryBook(rng or random.Random())
         self._claimed_waiting: set[int] = set()
         self._schedules = Schedules(settings.timezone)
         self._prepared: dict[int, Task] = {}
         self._alerts = AlertHook(store, settings)
-        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
+        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit, on_start=self._on_started)
         self.recorder = Recorder(store, on_done=self._on_recorded)
 
     def start(self) -> None:
@@ -244,7 +247,11 @@ class Engine:
         return len(began)
 
     def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
-        batch: list[tuple[Start, RunContext]] = []
+        """Spawn one run after another, then write all their pids at once: the pids (with the start
+        times the supervisor reads, ``_on_started``) are in the rows when the pass returns, and
+        the writing does not hold up the next spawn. A runner that dies in between leaves running
+        rows without a pid, whose processes recovery finds by their environment."""
+        contexts: dict[int, RunContext] = {}
         for execution, task in runs:
             context = RunContext(execution, task, self.lease_token)
             with self._lock:
@@ -253,36 +260,56 @@ class Engine:
                 spec = process_spec(
                     self.settings, task, execution, base_env=self._base_env, default_cwd=self._cwd, now=self.clock.now()
                 )
+                with self._started_cond:
+                    self._awaiting_start.add(execution.id)
                 spawned = self.supervisor.spawn(spec)
             except Exception as exc:
                 log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
+                self._forget_start(execution.id)
                 context.mark_attached()
                 self._submit(context, failed_to_start(self.clock.now(), str(exc)))
                 continue
-            log.info(
-                "started pid %s", spawned.pid, extra={"task": task.name, "execution": execution.id, "action": "start"}
-            )
             if spawned.pid:
-                start = Start(execution.id, task.id, spawned.started_at, spawned.pid, spawned.pgid, spawned.proc_start)
-                batch.append((start, context))
+                contexts[execution.id] = context
             else:
+                self._forget_start(execution.id)
                 context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
                 self.recorder.poke()
-            if len(batch) >= ATTACH_BATCH:
-                self._attach(batch)
-                batch = []
-        self._attach(batch)
+        if contexts:
+            self._attach(contexts)
 
-    def _attach(self, batch: list[tuple[Start, RunContext]]) -> None:
-        if not batch:
-            return
+    def _on_started(self, spawned: Spawned) -> None:
+        """From the supervisor's thread: a process runs and its start time is known."""
+        with self._started_cond:
+            if spawned.execution_id in self._awaiting_start:
+                self._awaiting_start.discard(spawned.execution_id)
+                self._started[spawned.execution_id] = spawned
+                self._started_cond.notify_all()
+
+    def _forget_start(self, execution_id: int) -> None:
+        with self._started_cond:
+            self._awaiting_start.discard(execution_id)
+            self._started.pop(execution_id, None)
+
+    def _attach(self, contexts: Mapping[int, RunContext]) -> None:
+        with self._started_cond:
+            self._started_cond.wait_for(lambda: self._awaiting_start.isdisjoint(contexts), ATTACH_WAIT_SECONDS)
+            spawned = [self._started.pop(eid) for eid in contexts if eid in self._started]
+            self._awaiting_start.difference_update(contexts)  # late reports are dropped
+        starts = [
+            Start(s.execution_id, contexts[s.execution_id].task.id, s.started_at, s.pid, s.pgid, s.proc_start)
+            for s in spawned
+        ]
+        if len(starts) < len(contexts):
+            log.warning("%d started run(s) not reported by the supervisor", len(contexts) - len(starts),
+                        extra={"action": "start"})  # fmt: skip
         try:
-            self.store.executions.attach([start for start, _ in batch], token=self.lease_token)
+            self.store.executions.attach(starts, token=self.lease_token)
         except (SQLAlchemyError, StoreError) as exc:
             # The processes run and are supervised; only their pids are not in the rows, which
-            # recovery copes with. Starting the rest of the batch matters more.
-            log.warning("cannot record %d pid(s): %s", len(batch), str(exc).splitlines()[0], extra={"action": "start"})
-        for _, context in batch:
+            # recovery copes with.
+            log.warning("cannot record %d pid(s): %s", len(starts), str(exc).splitlines()[0], extra={"action": "start"})
+        for context in contexts.values():
             context.mark_attached()
         self.recorder.poke()
 

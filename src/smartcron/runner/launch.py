@@ -2,14 +2,24 @@
 
 The child gets its own session and process group (so a signal to the group reaches everything it
 starts and nothing else), stdin from /dev/null, stdout and stderr on one pipe, the caller's complete
-environment, and the working directory. ``subprocess`` uses vfork+exec here because there is no
-``preexec_fn``; limits come from wrapper tools (see :mod:`smartcron.runner.limits`). A command
-that cannot start is not an exception: it becomes a :class:`LaunchFailure` with the exit code a
-shell would give, so the caller reports it like any other ended run.
+environment, and the working directory. Limits come from wrapper tools (see
+:mod:`smartcron.runner.limits`), never from ``preexec_fn``. A command that cannot start is not an
+exception: it becomes a :class:`LaunchFailure` with the exit code a shell would give, so the caller
+reports it like any other ended run.
+
+Two ways to start the same child. Usually ``os.posix_spawn`` (clone+exec in the kernel, the child
+set up by glibc): a third of ``subprocess.Popen``'s cost, which matters when a thousand tasks fall
+due at once. It cannot change the working directory, so a task that runs elsewhere than the runner
+goes through ``Popen`` (vfork+exec too, as there is no ``preexec_fn``); so does every start that
+fails, which ``Popen`` then reports with its exact reason. What Popen would also do for the child
+is done here too: ignored SIGPIPE and SIGXFSZ back to default, and no descriptor of the runner
+leaks into it (Python opens every descriptor close-on-exec; :func:`close_inherited_descriptors`
+makes any the runner inherited so as well).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -20,10 +30,12 @@ from pathlib import Path
 
 from smartcron.runner.limits import CommandProblem, LimitsUnavailableError, command_problem, limit_prefix
 from smartcron.runner.output import RunOutput
-from smartcron.runner.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE, process_start_time
+from smartcron.runner.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
 
 SHELL = "/bin/sh"
 _TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE})
+# Python ignores these; exec keeps a signal ignored, and Popen's restore_signals undoes it.
+_RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +86,16 @@ class ProcessSpec:
 
 @dataclass(slots=True)
 class LaunchedProcess:
-    """A running child: its pipe's read end (non-blocking) and a pidfd, both owned by the caller."""
+    """A running child: its pipe's read end (non-blocking) and a pidfd, both owned by the caller.
 
-    popen: subprocess.Popen[bytes]
+    ``popen`` is set when ``subprocess`` started it: that object must keep existing until the
+    child is reaped (see :meth:`SupervisedRun.record_exit`)."""
+
     pid: int
-    proc_start: int | None
     pidfd: int
     pipe_fd: int
     output: RunOutput
+    popen: subprocess.Popen[bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -94,9 +108,12 @@ class LaunchFailure:
 
 
 def launch(spec: ProcessSpec) -> LaunchedProcess | LaunchFailure:
-    """Open the log, write the header, start the child. Never raises for a bad command."""
-    output = RunOutput.open(
-        spec.log_path, spec.header, preview_bytes=spec.preview_bytes, max_output_bytes=spec.max_output_bytes
+    """Start the child. Never raises for a bad command.
+
+    The run's log is opened (and its header written) by whoever reads the output: the supervisor
+    thread for a started child (``LaunchedProcess.output.open_log()``), here for a failure."""
+    output = RunOutput(
+        spec.log_path, header=spec.header, preview_bytes=spec.preview_bytes, max_output_bytes=spec.max_output_bytes
     )
     argv = spec.child_argv()
     env = spec.child_env()
@@ -112,39 +129,112 @@ def launch(spec: ProcessSpec) -> LaunchedProcess | LaunchFailure:
         read_fd, write_fd = os.pipe()
     except OSError as exc:
         return _failure(output, CommandProblem(None, f"cannot start: {exc.strerror}"))
+    popen = None
     try:
-        popen = subprocess.Popen(
-            prefix + argv,
-            stdin=subprocess.DEVNULL,
-            stdout=write_fd,
-            stderr=write_fd,
-            cwd=spec.cwd,
-            env=env,
-            start_new_session=True,
-        )
+        pid = _posix_spawn(prefix + argv, env, spec.cwd, read_fd, write_fd)
+        if pid is None:
+            popen = subprocess.Popen(
+                prefix + argv,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                cwd=spec.cwd,
+                env=env,
+                start_new_session=True,
+            )
+            pid = popen.pid
     except (OSError, ValueError) as exc:
         os.close(read_fd)
         return _failure(output, _problem_from_exception(exc, argv[0], spec.cwd))
     finally:
         os.close(write_fd)
-    return _supervisable(popen, read_fd, output)
+    return _supervisable(pid, popen, read_fd, output)
 
 
-def _supervisable(popen: subprocess.Popen[bytes], read_fd: int, output: RunOutput) -> LaunchedProcess | LaunchFailure:
-    # The child is ours and unreaped, so its /proc entry and a pidfd for it exist even if it already exited.
-    proc_start = process_start_time(popen.pid)
+def _posix_spawn(
+    argv: tuple[str, ...], env: dict[str, str], cwd: str | None, read_fd: int, write_fd: int
+) -> int | None:
+    """Start the child with ``os.posix_spawn``; None when that cannot start it as Popen would.
+
+    None, not an error, for a working directory other than the runner's, a program not found
+    (Popen then tries it and says why), a pipe on a standard descriptor (the runner was started
+    with one closed), and a start that failed: the caller falls back to ``subprocess``.
+    """
+    if min(read_fd, write_fd) <= 2:
+        return None
+    if cwd is not None:
+        try:
+            if cwd != os.getcwd():
+                return None
+        except OSError:  # the runner's own directory is gone
+            return None
+    executable = _find_executable(argv[0], env)
+    if executable is None:
+        return None
     try:
-        pidfd = os.pidfd_open(popen.pid)
+        return os.posix_spawn(
+            executable,
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, write_fd, 1),
+                (os.POSIX_SPAWN_DUP2, write_fd, 2),
+            ],
+            setsid=True,
+            setsigdef=_RESTORED_SIGNALS,
+        )
+    except (OSError, ValueError):
+        return None
+
+
+def _find_executable(program: str, env: dict[str, str]) -> str | None:
+    """The file ``execvp`` in the child would run: ``program`` itself when it holds a slash, else the
+    first executable regular file of that name on the child's PATH (not the runner's)."""
+    if "/" in program:
+        return program
+    for directory in os.get_exec_path(env):
+        candidate = os.path.join(directory, program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def close_inherited_descriptors() -> None:
+    """Make every descriptor above stderr close-on-exec, as ``Popen(close_fds=True)`` would keep
+    them from a child. Python creates descriptors so already; this catches ones the process
+    inherited (from a shell, systemd) or a library opened without the flag."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+
+
+def _supervisable(
+    pid: int, popen: subprocess.Popen[bytes] | None, read_fd: int, output: RunOutput
+) -> LaunchedProcess | LaunchFailure:
+    # The child is ours and unreaped, so a pidfd for it can be had even if it already exited.
+    try:
+        pidfd = os.pidfd_open(pid)
     except OSError as exc:  # out of file descriptors: do not leave an unsupervised child behind
-        os.killpg(popen.pid, signal.SIGKILL)
-        popen.wait()
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if popen is not None:
+            popen.returncode = -signal.SIGKILL
         os.close(read_fd)
         return _failure(output, CommandProblem(None, f"cannot supervise: {exc.strerror}"))
     os.set_blocking(read_fd, False)
-    return LaunchedProcess(popen, popen.pid, proc_start, pidfd, read_fd, output)
+    return LaunchedProcess(pid, pidfd, read_fd, output, popen)
 
 
 def _failure(output: RunOutput, problem: CommandProblem) -> LaunchFailure:
+    output.open_log()
     output.note(f"[smartcron: cannot start: {problem.message}]")
     return LaunchFailure(problem.exit_code, problem.message, output)
 

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 TRUNCATION_MARKER = "[smartcron: output truncated after {limit} bytes]"
 
+_made_directories: set[Path] = set()
+"""Log directories known to exist: not made again for every run (a thousand runs at one instant).
+One deleted meanwhile is made again when opening the log fails."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutputSummary:
@@ -34,15 +38,33 @@ def decode_tail(data: bytes) -> str:
     return data[start:].decode("utf-8", errors="replace")
 
 
+def _open_log(path: Path) -> int:
+    directory = path.parent
+    if directory not in _made_directories:
+        directory.mkdir(parents=True, exist_ok=True)
+        _made_directories.add(directory)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        return os.open(path, flags, 0o640)
+    except FileNotFoundError:  # the directory was removed since
+        _made_directories.discard(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _made_directories.add(directory)
+        return os.open(path, flags, 0o640)
+
+
 class RunOutput:
     """Collects the output of one run. Not thread-safe: one thread (the supervisor's) feeds it."""
 
-    def __init__(self, log_path: Path | None, *, preview_bytes: int, max_output_bytes: int) -> None:
+    def __init__(
+        self, log_path: Path | None, *, preview_bytes: int, max_output_bytes: int, header: str | None = None
+    ) -> None:
         self.log_path = log_path
         self.preview_bytes = preview_bytes
         self.max_output_bytes = max_output_bytes
         self.total_bytes = 0
         self.truncated = False
+        self._header = header
         self._logged_bytes = 0
         self._tail = bytearray()
         self._log_fd: int | None = None
@@ -51,14 +73,24 @@ class RunOutput:
     @classmethod
     def open(cls, log_path: Path, header: str, *, preview_bytes: int, max_output_bytes: int) -> RunOutput:
         """Open (append) the log, creating its directory, and write the run's header line."""
-        output = cls(log_path, preview_bytes=preview_bytes, max_output_bytes=max_output_bytes)
-        try:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            output._log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        except OSError as exc:
-            log.warning("cannot open task log %s: %s", log_path, exc.strerror, extra={"action": "log"})
-        output._write_log(header.encode("utf-8", errors="replace") + b"\n")
+        output = cls(log_path, preview_bytes=preview_bytes, max_output_bytes=max_output_bytes, header=header)
+        output.open_log()
         return output
+
+    def open_log(self) -> None:
+        """Open the log and write the header given to the constructor; before the first ``feed``.
+
+        Apart from the constructor, so that the thread that reads the task's output (the
+        supervisor's) opens its log, not the thread that starts a thousand processes at once.
+        """
+        if self.log_path is None or self._header is None:
+            return
+        try:
+            self._log_fd = _open_log(self.log_path)
+        except OSError as exc:
+            log.warning("cannot open task log %s: %s", self.log_path, exc.strerror, extra={"action": "log"})
+        self._write_log(self._header.encode("utf-8", errors="replace") + b"\n")
+        self._header = None
 
     def feed(self, chunk: bytes) -> None:
         """Take the next piece of the task's output."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smartcron.clock import Clock
-from smartcron.runner.launch import LaunchFailure, ProcessSpec, launch
+from smartcron.runner.launch import LaunchFailure, ProcessSpec, close_inherited_descriptors, launch
 from smartcron.runner.procinfo import find_processes_of, kill_group, process_alive, process_start_time
 from smartcron.runner.supervised import ProcessResult, SupervisedRun
 from smartcron.runner.watcher import ProcessWatcher, guarded, open_verified_pidfd
@@ -41,7 +41,7 @@ class Spawned:
     execution_id: int
     pid: int  # 0 when the command could not start
     pgid: int
-    proc_start: int | None
+    proc_start: int | None  # None as ``spawn`` returns it; known when ``on_start`` reports it
     started_at: datetime
 
 
@@ -49,16 +49,27 @@ class Supervisor:
     """Runs and watches task processes. ``spawn``, ``kill``, ``adopt`` are safe from any thread.
 
     ``on_exit`` is called once per run, from the supervisor's own thread, after the run's log is
-    flushed and closed. Keep it short (hand the result to a queue): while it runs, no other output
-    is read and no deadline fires. Every task's environment carries ``SMARTCRON_EXECUTION_ID`` and
-    ``SMARTCRON_TASK`` (added when the caller's env lacks them): :func:`find_processes_of` relies on
-    them. Nothing else in the process may reap children with ``os.wait()`` or ``waitpid(-1)``: exit
-    statuses belong to the supervisor. Timeouts follow ``clock.monotonic()``.
+    flushed and closed; ``on_start`` once per started process, from the same thread, before its
+    ``on_exit``, with its start time read (the identity recovery checks). Keep both short (hand
+    over to a queue): while they run, no other output is read and no deadline fires. The caller of
+    ``spawn`` does no more than start the process; the rest (the log, /proc) is done here.
+
+    Every task's environment carries ``SMARTCRON_EXECUTION_ID`` and ``SMARTCRON_TASK`` (added when
+    the caller's env lacks them): :func:`find_processes_of` relies on them. Nothing else in the
+    process may reap children with ``os.wait()`` or ``waitpid(-1)``: exit statuses belong to the
+    supervisor. Timeouts follow ``clock.monotonic()``.
     """
 
-    def __init__(self, *, clock: Clock, on_exit: Callable[[ProcessResult], None]) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        on_exit: Callable[[ProcessResult], None],
+        on_start: Callable[[Spawned], None] | None = None,
+    ) -> None:
         self._clock = clock
         self._on_exit = on_exit
+        self._on_start = on_start
         self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._watcher = ProcessWatcher(clock=clock, wake_fd=self._wake_fd, deliver=self._deliver)
         self._lock = threading.Lock()
@@ -81,6 +92,7 @@ class Supervisor:
                 raise RuntimeError("the supervisor was already started")
             self._accepting = True
             self._thread = threading.Thread(target=self._loop, name="smartcron-supervisor", daemon=True)
+        close_inherited_descriptors()
         self._thread.start()
 
     def spawn(self, spec: ProcessSpec) -> Spawned:
@@ -127,12 +139,13 @@ class Supervisor:
             kill_grace=spec.kill_grace,
             pidfd=launched.pidfd,
             timeout_mono=None if spec.timeout is None else started_mono + spec.timeout,
+            own_child=True,
             popen=launched.popen,
             pipe_fd=launched.pipe_fd,
             output=launched.output,
         )
         self._post(lambda: self._watch(run))
-        return Spawned(spec.execution_id, launched.pid, launched.pid, launched.proc_start, started_at)
+        return Spawned(spec.execution_id, launched.pid, launched.pid, None, started_at)
 
     def kill(self, execution_id: int, reason: str) -> bool:
         """End a run: SIGTERM to its group, SIGKILL after its grace. False when no such run is live."""
@@ -260,10 +273,25 @@ class Supervisor:
                     return
 
     def _watch(self, run: SupervisedRun) -> None:
+        if run.own_child:
+            self._started(run)
         self._watcher.watch(run)
         reason = self._early_kills.pop(run.execution_id, None)
         if reason is not None:
             self._watcher.kill(run.execution_id, reason)
+
+    def _started(self, run: SupervisedRun) -> None:
+        if run.output is not None:
+            run.output.open_log()  # before the first output is read: the header comes first
+        # Not reaped before watch(), so its /proc entry is there even if it has exited already.
+        spawned = Spawned(run.execution_id, run.pid, run.pgid, process_start_time(run.pid), run.started_at)
+        log.info("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
+                                                   "action": "start"})  # fmt: skip
+        if self._on_start is not None:
+            try:
+                self._on_start(spawned)
+            except Exception:
+                log.exception("on_start failed", extra={"execution": run.execution_id, "action": "report"})
 
     def _kill(self, execution_id: int, reason: str) -> None:
         if not self._watcher.kill(execution_id, reason):

@@ -29,7 +29,8 @@ class SupervisedRun:
     kill_grace: float
     pidfd: int
     timeout_mono: float | None = None
-    popen: subprocess.Popen[bytes] | None = None  # None when adopted: not our child, nothing to reap
+    own_child: bool = False  # spawned here, so ours to reap; False when adopted (or once reaped)
+    popen: subprocess.Popen[bytes] | None = None  # when subprocess started it (see record_exit)
     pipe_fd: int | None = None
     output: RunOutput | None = None
     # How it is ending
@@ -56,9 +57,11 @@ class SupervisedRun:
         records the high-water mark of the address space it replaces, which for a vfork child is the
         runner's. Exact for tasks bigger than the runner, an upper bound for smaller ones.
         """
+        self.own_child = False
         if self.popen is not None:
             # Popen must never try to reap this pid again: by then it may name another process.
             self.popen.returncode = os.waitstatus_to_exitcode(status) if status is not None else -1
+            self.popen = None
         if status is None:
             return
         if os.WIFSIGNALED(status):

@@ -207,7 +207,7 @@ class ProcessWatcher:
             run.pipe_fd = None
 
     def _leader_exited(self, run: SupervisedRun) -> None:
-        if run.popen is not None:
+        if run.own_child:
             try:
                 pid, status, usage = os.wait4(run.pid, os.WNOHANG)
             except ChildProcessError:  # something else in this process reaped it: status unknown
@@ -215,7 +215,6 @@ class ProcessWatcher:
             if pid == 0:  # not reapable yet; the pidfd stays readable and brings us back
                 return
             run.record_exit(status, usage)
-            run.popen = None  # its returncode is set, so Popen will never try to reap it again
         self._unwatch(run.pidfd)
         run.leader_exited = True
         run.finished_at = self._clock.now()
@@ -264,7 +263,7 @@ class ProcessWatcher:
         self._deliver(result)
 
     def _reap_straggler(self, run: SupervisedRun, pidfd: int) -> None:
-        if run.popen is not None:
+        if run.own_child:
             try:
                 pid, status, usage = os.wait4(run.pid, os.WNOHANG)
             except ChildProcessError:
@@ -272,7 +271,6 @@ class ProcessWatcher:
             if pid == 0:
                 return
             run.record_exit(status, usage)
-            run.popen = None
         self._unwatch(pidfd)
 
 
