@@ -1,4 +1,8 @@
-"""``smartcron run`` (the daemon) and ``smartcron tick`` (one pass, for cron)."""
+"""``smartcron run`` (the daemon) and ``smartcron tick`` (one pass, for cron).
+
+The runner is imported with this module (not in the commands): the CLI imports a command's module
+with garbage collection paused (``cli.main``), which is most of a tick's start-up.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.errors import StoreError
 from smartcron.logs import configure
+from smartcron.runner.daemon import Daemon
+from smartcron.runner.dbclock import DatabaseClock
+from smartcron.runner.tick import run_tick
 
 
 @contextmanager
@@ -39,9 +46,6 @@ def run_cmd(app: AppContext, verbose: bool, quiet: bool) -> None:
     SIGTERM or Ctrl-C: stops claiming, lets running tasks finish (runner.shutdown_grace
     seconds), kills the rest, records everything and exits 0. Logs go to master.log.
     """
-    from smartcron.runner.daemon import Daemon
-    from smartcron.runner.dbclock import DatabaseClock
-
     settings = app.settings
     configure(settings.log_dir, "runner", verbose=verbose, console=not quiet)
     store = app.store
@@ -69,9 +73,6 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
     a slot twice. SIGTERM or Ctrl-C: running tasks get runner.shutdown_grace seconds, then are
     killed and recorded. `smartcron install` writes the crontab line.
     """
-    from smartcron.runner.dbclock import DatabaseClock
-    from smartcron.runner.tick import run_tick
-
     settings = app.settings
     configure(settings.log_dir, "tick")
     store = app.store

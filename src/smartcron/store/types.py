@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, Text
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -30,6 +29,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
         if dialect.name == "mysql":
+            from sqlalchemy.dialects import mysql  # only on MySQL: the import costs every command
+
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(DateTime(timezone=True))
 
