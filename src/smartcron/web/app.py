@@ -21,6 +21,7 @@ from smartcron.web.headers import SecurityHeadersMiddleware
 from smartcron.web.metrics import MetricsExposition
 from smartcron.web.panels import ScorecardCache
 from smartcron.web.rendering import make_templates
+from smartcron.web.success_window import SuccessWindow
 
 STATIC_DIR = Path(__file__).with_name("static")
 SESSION_COOKIE = "smartcron_session"
@@ -67,6 +68,7 @@ def create_app(
     app.state.metrics = MetricsExposition(the_store, the_clock)
     app.state.activity = ActivityCache(the_store, the_clock)
     app.state.scorecard = ScorecardCache(the_store, settings, the_clock)
+    app.state.success_window = SuccessWindow(the_store)
 
     app.add_middleware(
         SessionMiddleware,

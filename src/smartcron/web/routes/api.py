@@ -60,7 +60,13 @@ def list_tasks(
 ) -> TaskPage:
     state = request.app.state
     page = queries.task_grid(
-        state.store, now=state.clock.now(), category=category, search=q, offset=offset, limit=limit
+        state.store,
+        now=state.clock.now(),
+        category=category,
+        search=q,
+        offset=offset,
+        limit=limit,
+        successes=state.success_window,
     )
     items = [TaskOut.of(row.task, row.runs_7d, row.successes_7d) for row in page.rows]
     return TaskPage(items=items, total=page.total, offset=page.offset, limit=page.limit)
@@ -71,9 +77,7 @@ def get_task(request: Request, _: Viewer, name: TaskName) -> TaskDetail:
     state = request.app.state
     task = state.store.tasks.get(name)
     now = state.clock.now()
-    runs, successes = queries.success_counts(state.store, [task.id], since=now - queries.SUCCESS_WINDOW).get(
-        task.id, (0, 0)
-    )
+    runs, successes = state.success_window.counts([task.id], since=now - queries.SUCCESS_WINDOW).get(task.id, (0, 0))
     fire = next_fire_times(task.spec.schedule, task.spec.timezone or state.settings.timezone, now)
     return TaskDetail(
         task=TaskOut.of(task, runs, successes),
@@ -113,9 +117,8 @@ async def edit_task(
 ) -> TaskOut:
     state = request.app.state
     task = Actions(state.store, state.settings, principal).edit(name, changes)
-    runs, successes = queries.success_counts(
-        state.store, [task.id], since=state.clock.now() - queries.SUCCESS_WINDOW
-    ).get(task.id, (0, 0))
+    since = state.clock.now() - queries.SUCCESS_WINDOW
+    runs, successes = state.success_window.counts([task.id], since=since).get(task.id, (0, 0))
     return TaskOut.of(task, runs, successes)
 
 

@@ -30,7 +30,10 @@ RECENT_LIMIT = 50
 
 def _grid_context(request: Request, category: str | None, q: str | None, offset: int) -> dict[str, Any]:
     store = request.app.state.store
-    page = queries.task_grid(store, now=request.app.state.clock.now(), category=category, search=q, offset=offset)
+    state = request.app.state
+    page = queries.task_grid(
+        store, now=state.clock.now(), category=category, search=q, offset=offset, successes=state.success_window
+    )
     return {
         "page": page,
         "filters": {"category": category or "", "q": q or ""},
@@ -127,7 +130,7 @@ def _task_context(request: Request, name: str) -> dict[str, Any]:
     task = state.store.tasks.get(name)
     now = state.clock.now()
     zone = task.spec.timezone or state.settings.timezone
-    counts = queries.success_counts(state.store, [task.id], since=now - queries.SUCCESS_WINDOW)
+    counts = state.success_window.counts([task.id], since=now - queries.SUCCESS_WINDOW)
     runs_7d, successes_7d = counts.get(task.id, (0, 0))
     return {
         "task": task,
