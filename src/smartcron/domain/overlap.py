@@ -90,8 +90,8 @@ def choose_starts(
         if not chosen and now_running and policy is OverlapPolicy.REPLACE:
             replace.append(task_id)
         room = max(0, capacity - len(start))
-        start.extend(r.id for r in chosen[:room])
-        started = set(start)
+        started = [r.id for r in chosen[:room]]  # this task's rows only: no set of every start per task
+        start.extend(started)
         waiting.extend(r.id for r in rows if r.id not in started)
     return StartChoice(tuple(start), tuple(replace), tuple(waiting))
 

@@ -4,7 +4,8 @@ The loop sleeps on the monotonic clock until the earliest of: half a second befo
 ``next_run_at`` in the store, the next retry it owes, one second (manual runs queued by the CLI or
 the web are picked up within it), the next heartbeat; a run ending wakes it early. Ahead of a slot
 it plans and claims (``Engine.prepare``), sleeps to the slot, starts (``Engine.start_prepared``),
-then makes a full pass (``Engine.run_pass``) for whatever else is due.
+then makes a full pass (``Engine.run_pass``) for whatever else is due. From the claim until the
+slot is started, the background chores wait and no garbage is collected.
 Sleeping is recomputed every second at most, so a wall-clock jump neither hangs the loop nor fires
 a burst: slots it jumped over are planned by the catch-up policy.
 
@@ -20,10 +21,12 @@ everything is recorded, retries still owed are claimed for the next runner, and 
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +53,31 @@ LONGEST_BACKOFF = 30.0
 PREPARE_AHEAD = timedelta(milliseconds=500)
 """Slots are planned and claimed this long before they are due, so at the slot only starting
 remains; a registry change in this last half second applies from the next slot on."""
+FINE_WAKE_SECONDS = 0.002
+"""The last stretch before a slot is slept in steps of FINE_STEP_SECONDS: one long sleep can end
+milliseconds late (an idle virtual CPU is slow to wake, another thread holds the interpreter)."""
+FINE_STEP_SECONDS = 0.0001
+
+
+def sleep_until(clock: Clock, instant: datetime) -> None:
+    """Sleep until ``instant`` (the wall clock, as slots are), ending within about 0.1 ms of it."""
+    coarse = (instant - clock.now()).total_seconds() - FINE_WAKE_SECONDS
+    if coarse > 0:
+        clock.sleep(coarse)
+    while (left := (instant - clock.now()).total_seconds()) > 0:
+        clock.sleep(min(left, FINE_STEP_SECONDS))
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No garbage collection pause in the middle of starting a slot (it would delay every start)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Daemon:
@@ -69,12 +97,16 @@ class Daemon:
         self.clock = clock
         self.engine = Engine(settings, store, clock=clock, role="runner", base_env=base_env, cwd=cwd, rng=rng)
         self._stopping = threading.Event()
+        self._chores_may_run = threading.Event()
+        """Cleared from just before a slot until it is started: background chores wait meanwhile."""
+        self._chores_may_run.set()
         self._background = background
         self._threads: list[threading.Thread] = []
 
     def request_stop(self) -> None:
         """Stop claiming and shut down (safe from a signal handler)."""
         self._stopping.set()
+        self._chores_may_run.set()
         self.engine.wake.set()
 
     @property
@@ -109,11 +141,7 @@ class Daemon:
             try:
                 upcoming = self._next_slot(now)
                 if upcoming is not None and upcoming <= now + PREPARE_AHEAD:
-                    self.engine.prepare(upcoming)
-                    # Not woken by ended runs for this short while: the slot comes first.
-                    clock.sleep(max(0.0, (upcoming - clock.now()).total_seconds()))
-                    now = clock.now()
-                    self.engine.start_prepared(now)
+                    now = self._start_slot(upcoming)
                 self.engine.run_pass(now)
                 if clock.monotonic() >= next_beat:
                     next_beat = clock.monotonic() + interval
@@ -132,6 +160,22 @@ class Daemon:
             delay = min((wake_at - clock.now()).total_seconds(), next_beat - clock.monotonic())
             clock.sleep(max(0.0, delay), self.engine.wake)
             self.engine.wake.clear()
+
+    def _start_slot(self, slot: datetime) -> datetime:
+        """Claim what falls due at ``slot``, sleep until it, start it; returns when it started.
+
+        Meanwhile the process does as little else as it can: the background chores wait, no
+        garbage is collected, and ended runs do not wake this loop."""
+        self._chores_may_run.clear()
+        try:
+            with collection_paused():
+                self.engine.prepare(slot)
+                sleep_until(self.clock, slot)
+                now = self.clock.now()
+                self.engine.start_prepared(now)
+        finally:
+            self._chores_may_run.set()
+        return now
 
     def _next_slot(self, now: datetime) -> datetime | None:
         """The next ``next_run_at`` after ``now``. Past ones are not waited for: the pass took what
@@ -189,6 +233,9 @@ class Daemon:
         wait = first
         while not self._stopping.wait(wait):
             wait = every
+            self._chores_may_run.wait()
+            if self.stopping:
+                return
             try:
                 chore(self.clock.now())
             except Exception:

@@ -37,10 +37,11 @@ from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
 from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
-from smartcron.runner.process import ProcessResult, Spawned, Supervisor
+from smartcron.runner.process import ProcessResult, Supervisor
 from smartcron.runner.procinfo import kill_group
 from smartcron.runner.recorder import Record, Recorder
 from smartcron.runner.retries import RetryBook
+from smartcron.runner.started import StartReports
 from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim, Start
 
@@ -114,15 +115,14 @@ class Engine:
         self._cwd = cwd
         self._lock = threading.Lock()
         self._runs: dict[int, RunContext] = {}
-        self._started_cond = threading.Condition()
-        self._awaiting_start: set[int] = set()  # spawned, start not yet reported by the supervisor
-        self._started: dict[int, Spawned] = {}  # reported, pid not yet written
+        self._start_reports = StartReports()
         self.retries = RetryBook(rng or random.Random())
         self._claimed_waiting: set[int] = set()
         self._schedules = Schedules(settings.timezone)
         self._prepared: dict[int, Task] = {}
+        self._prepared_rows: list[Execution] = []
         self._alerts = AlertHook(store, settings)
-        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit, on_start=self._on_started)
+        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit, on_start=self._start_reports.reported)
         self.recorder = Recorder(store, on_done=self._on_recorded)
 
     def start(self) -> None:
@@ -160,14 +160,18 @@ class Engine:
         if moves:
             self.store.tasks.advance(moves)
         self._prepared = {task.id: task for task in due}
+        self._prepared_rows = [row for row in won if row.status is ExecutionStatus.SCHEDULED]
         self._alert_final(won, self._prepared, slot)
         return PassReport(due=len(due), claimed=len(won))
 
     def start_prepared(self, now: datetime) -> int:
-        """At the slot: start what ``prepare`` claimed (and anything else that may start)."""
+        """At the slot: start what ``prepare`` claimed. The rows come from the claim, not from a
+        query at the slot (``begin`` still takes only those nobody started meanwhile); whatever
+        else may start is left to the pass that follows."""
         known, self._prepared = self._prepared, {}
+        rows, self._prepared_rows = self._prepared_rows, []
         with self.recorder.paused():
-            return self.start_pending(now, known=known)
+            return self.start_pending(now, known=known, rows=rows)
 
     def _alert_final(self, won: Sequence[Execution], tasks: Mapping[int, Task], now: datetime) -> None:
         final = [(tasks[row.task_id], row) for row in won if row.status.is_final and row.task_id in tasks]
@@ -206,23 +210,30 @@ class Engine:
         return not task.spec.nodes or self.node in task.spec.nodes
 
     def start_pending(
-        self, now: datetime, *, only: set[int] | None = None, known: Mapping[int, Task] | None = None
+        self,
+        now: datetime,
+        *,
+        only: set[int] | None = None,
+        known: Mapping[int, Task] | None = None,
+        rows: Sequence[Execution] | None = None,
     ) -> int:
         """Start the ``scheduled`` rows that may start now; returns how many were started.
 
-        ``known`` holds tasks just read (this pass's due tasks), so they are not read again.
+        ``known`` holds tasks just read (this pass's due tasks), so they are not read again;
+        ``rows`` limits the choice to those rows (just claimed), else every pending row counts.
         """
         # A slot claimed ahead of its time (``prepare``) waits for it; queued runs start at once.
         pending = [
             row
-            for row in self.store.executions.pending()
+            for row in (self.store.executions.pending() if rows is None else rows)
             if row.scheduled_for <= now or row.trigger in (Trigger.MANUAL, Trigger.RETRY)
         ]
         if only is not None:
             pending = [row for row in pending if row.id in only]
         if not pending:
-            with self._lock:
-                self._claimed_waiting.clear()
+            if rows is None:
+                with self._lock:
+                    self._claimed_waiting.clear()
             return 0
         running_rows = self.store.executions.live(status=ExecutionStatus.RUNNING)
         tasks = dict(known or {})
@@ -235,70 +246,62 @@ class Engine:
         for task_id in choice.replace:
             self._replace([row for row in running_rows if row.task_id == task_id], now)
         with self._lock:
-            self._claimed_waiting &= set(choice.waiting)
+            if rows is None:
+                self._claimed_waiting &= set(choice.waiting)
+            else:  # other waiting rows were not looked at
+                self._claimed_waiting -= set(choice.start)
         if not choice.start:
             return 0
         lease_until = now + timedelta(seconds=self.settings.runner_lease_seconds)
         began = self.store.executions.begin(
             choice.start, node=self.node, token=self.lease_token, now=now, lease_until=lease_until
         )
-        rows = {row.id: row for row in pending}
-        self._spawn_all([(rows[eid], tasks[rows[eid].task_id]) for eid in began])
+        by_id = {row.id: row for row in pending}
+        self._spawn_all([(by_id[eid], tasks[by_id[eid].task_id]) for eid in began])
         return len(began)
 
     def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
         """Spawn one run after another, then write all their pids at once: the pids (with the start
-        times the supervisor reads, ``_on_started``) are in the rows when the pass returns, and
-        the writing does not hold up the next spawn. A runner that dies in between leaves running
-        rows without a pid, whose processes recovery finds by their environment."""
+        times the supervisor thread reads) are in the rows when the pass returns, and writing them
+        does not hold up the next spawn. A runner that dies in between leaves running rows without
+        a pid, whose processes recovery finds by their environment."""
         contexts: dict[int, RunContext] = {}
-        for execution, task in runs:
-            context = RunContext(execution, task, self.lease_token)
-            with self._lock:
-                self._runs[execution.id] = context
-            try:
-                spec = process_spec(
-                    self.settings, task, execution, base_env=self._base_env, default_cwd=self._cwd, now=self.clock.now()
-                )
-                with self._started_cond:
-                    self._awaiting_start.add(execution.id)
-                spawned = self.supervisor.spawn(spec)
-            except Exception as exc:
-                log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
-                self._forget_start(execution.id)
-                context.mark_attached()
-                self._submit(context, failed_to_start(self.clock.now(), str(exc)))
-                continue
-            if spawned.pid:
-                contexts[execution.id] = context
-            else:
-                self._forget_start(execution.id)
-                context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
-                self.recorder.poke()
+        with self.supervisor.batch():
+            for execution, task in runs:
+                context = RunContext(execution, task, self.lease_token)
+                with self._lock:
+                    self._runs[execution.id] = context
+                if self._spawn(context):
+                    contexts[execution.id] = context
         if contexts:
             self._attach(contexts)
 
-    def _on_started(self, spawned: Spawned) -> None:
-        """From the supervisor's thread: a process runs and its start time is known."""
-        with self._started_cond:
-            if spawned.execution_id in self._awaiting_start:
-                self._awaiting_start.discard(spawned.execution_id)
-                self._started[spawned.execution_id] = spawned
-                self._started_cond.notify_all()
-
-    def _forget_start(self, execution_id: int) -> None:
-        with self._started_cond:
-            self._awaiting_start.discard(execution_id)
-            self._started.pop(execution_id, None)
+    def _spawn(self, context: RunContext) -> bool:
+        """True when a process started (its start will be reported), False when the run ended here."""
+        execution, task = context.execution, context.task
+        self._start_reports.expect(execution.id)
+        try:
+            spec = process_spec(
+                self.settings, task, execution, base_env=self._base_env, default_cwd=self._cwd, now=self.clock.now()
+            )
+            spawned = self.supervisor.spawn(spec)
+        except Exception as exc:
+            log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
+            self._start_reports.forget(execution.id)
+            context.mark_attached()
+            self._submit(context, failed_to_start(self.clock.now(), str(exc)))
+            return False
+        if not spawned.pid:
+            self._start_reports.forget(execution.id)
+            context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
+            self.recorder.poke()
+        return bool(spawned.pid)
 
     def _attach(self, contexts: Mapping[int, RunContext]) -> None:
-        with self._started_cond:
-            self._started_cond.wait_for(lambda: self._awaiting_start.isdisjoint(contexts), ATTACH_WAIT_SECONDS)
-            spawned = [self._started.pop(eid) for eid in contexts if eid in self._started]
-            self._awaiting_start.difference_update(contexts)  # late reports are dropped
+        reports = self._start_reports.collect(contexts.keys(), ATTACH_WAIT_SECONDS)
         starts = [
             Start(s.execution_id, contexts[s.execution_id].task.id, s.started_at, s.pid, s.pgid, s.proc_start)
-            for s in spawned
+            for s in reports
         ]
         if len(starts) < len(contexts):
             log.warning("%d started run(s) not reported by the supervisor", len(contexts) - len(starts),

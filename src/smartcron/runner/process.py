@@ -12,7 +12,8 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,6 +79,7 @@ class Supervisor:
         self._live: set[int] = set()  # spawned or adopted, not yet reported
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake_pending = False
+        self._holds = 0  # batches being started: the thread is woken once each ends
         self._accepting = False
         self._stopping = False
         self._finishing = False
@@ -247,10 +249,27 @@ class Supervisor:
     def _post(self, action: Callable[[], None]) -> None:
         with self._lock:
             self._inbox.append(action)
-            wake = not self._wake_pending
-            self._wake_pending = True
+            wake = not self._wake_pending and not self._holds
+            self._wake_pending = self._wake_pending or wake
         if wake:
             os.eventfd_write(self._wake_fd, 1)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Spawn a batch: the supervisor thread is not woken for each spawn (in one process it
+        would only compete with the spawning for the interpreter) but once, for all of them, when
+        the batch ends. Meanwhile it still reaps, reads output and enforces timeouts."""
+        with self._lock:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+                wake = not self._holds and not self._wake_pending and bool(self._inbox)
+                self._wake_pending = self._wake_pending or wake
+            if wake:
+                os.eventfd_write(self._wake_fd, 1)
 
     # ----- the supervisor thread -----
 
