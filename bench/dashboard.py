@@ -21,6 +21,7 @@ sent, replayed on a bare driver connection (median of a few replays).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -141,6 +142,7 @@ class Measurement:
     busiest_runs: int
     rounds: int
     calls: dict[str, CallTiming]
+    load: tuple[float, float]  # the machine's 1-minute load average before and after
 
     @property
     def worst(self) -> tuple[str, CallTiming]:
@@ -238,8 +240,10 @@ def measure(url: str, effort: Effort, *, only: Collection[str] | None = None) ->
         settings = load_settings(env={"SMARTCRON_HOME": str(home), "SMARTCRON_DATABASE_URL": url})
         store = open_store(settings)
         subjects = _subjects(store)
+        load_before = os.getloadavg()[0]
         clock = ShiftedClock(datetime.now(UTC) - generate.generated_at(store))
-        token, _ = Accounts(store, actor="bench").create_token("bench", role=Role.ADMIN, now=clock.now())
+        accounts = Accounts(store, actor="bench")
+        token, _ = accounts.create_token(f"bench-{time.time_ns()}", role=Role.ADMIN, now=clock.now())
         calls = [(label, method, path.format(**subjects)) for label, method, path in CALLS if not only or label in only]
         with TestClient(create_app(settings, store, clock=clock)) as client:
             client.headers["Authorization"] = f"Bearer {token}"
@@ -261,7 +265,8 @@ def measure(url: str, effort: Effort, *, only: Collection[str] | None = None) ->
             first_ms=samples[label][0],
             sql_floor_ms=floors.get(label),
         )
-    return Measurement(dialect, subjects["run"], subjects["task"], subjects["task_runs"], effort.rounds, timings)
+    load = (load_before, os.getloadavg()[0])
+    return Measurement(dialect, subjects["run"], subjects["task"], subjects["task_runs"], effort.rounds, timings, load)
 
 
 @contextmanager
@@ -313,7 +318,8 @@ def to_figures(run: Measurement) -> list[Figure]:
             TARGET_P95_MS,
             floor=None if worst.sql_floor_ms is None else round(worst.sql_floor_ms, 2),
             note=f"worst of {len(run.calls)} calls: {worst_label} ({worst.method} {worst.path}); "
-            f"{run.executions:,} executions, {run.rounds} rounds; floor: that call's SQL alone",
+            f"{run.executions:,} executions, {run.rounds} rounds, load average {run.load[0]:.1f} -> {run.load[1]:.1f} "
+            f"on {os.cpu_count()} CPUs; floor: that call's SQL alone",
         )
     ]
     for label, timing in run.calls.items():
@@ -361,7 +367,8 @@ def report(run: Measurement) -> None:
         miss = "  > target" if timing.p95_ms > TARGET_P95_MS else ""
         print(f"{call:<{width}}  {timing.p50_ms:>8.1f}  {timing.p95_ms:>8.1f}  {floor:>8}{miss}")
     label, worst = run.worst
-    print(f"worst p95: {worst.p95_ms:.1f} ms ({label}); target {TARGET_P95_MS:.0f} ms")
+    print(f"worst p95: {worst.p95_ms:.1f} ms ({label}); target {TARGET_P95_MS:.0f} ms; "
+          f"load average {run.load[0]:.1f} -> {run.load[1]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
 
 
 def main() -> None:

@@ -66,6 +66,7 @@ class ModuleRun:
     seconds: float
     figures: list[dict[str, Any]]
     error: str | None = None
+    load: float = 0.0  # the machine's 1-minute load average when the module started
 
 
 def _figure_entry(figure: Any) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def run_child(module: str, quick: bool, out: Path) -> int:
 def run_module(module: str, quick: bool, *, verbose: bool) -> ModuleRun:
     if not (BENCH / f"{module}.py").exists():
         return ModuleRun(module, 0.0, [], f"bench/{module}.py does not exist yet")
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="smartcron-bench-run-") as folder:
         out = Path(folder) / "figures.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--child", module, "--out", str(out)]
@@ -112,16 +113,17 @@ def run_module(module: str, quick: bool, *, verbose: bool) -> ModuleRun:
                 command, cwd=ROOT, stdout=output, stderr=output, text=True, timeout=TIMEOUT_SECONDS[quick], check=False
             )
         except subprocess.TimeoutExpired:
-            return ModuleRun(module, time.perf_counter() - started, [], f"timed out after {TIMEOUT_SECONDS[quick]} s")
+            timeout = f"timed out after {TIMEOUT_SECONDS[quick]} s"
+            return ModuleRun(module, time.perf_counter() - started, [], timeout, load)
         seconds = time.perf_counter() - started
         answer = json.loads(out.read_text()) if out.exists() and out.stat().st_size else {}
     if "figures" in answer:
-        return ModuleRun(module, seconds, answer["figures"])
+        return ModuleRun(module, seconds, answer["figures"], load=load)
     error = answer.get("error")
     if not error:
         lines = [line for line in (done.stderr or "").splitlines() if line.strip()]
         error = f"exited with code {done.returncode}" + (f": {lines[-1].strip()}" if lines else "")
-    return ModuleRun(module, seconds, [], error)
+    return ModuleRun(module, seconds, [], error, load)
 
 
 def _number(value: float) -> str:
@@ -160,8 +162,11 @@ def print_table(runs: list[ModuleRun], quick: bool) -> None:
     for row in _table_rows(runs):
         style = "red" if row[5] == "NO" else ("yellow" if row[1] == "not available" else None)
         table.add_row(*row, style=style)
-    timing = ", ".join(f"{run.module} {run.seconds:.1f} s" for run in runs)
-    table.caption = f"ratio = value / floor (the same work without smartcron, measured in the same run); {timing}"
+    timing = ", ".join(f"{run.module} {run.seconds:.1f} s (load {run.load:.1f})" for run in runs if not run.error)
+    table.caption = (
+        f"ratio = value / floor (the same work without smartcron, measured in the same run); {os.cpu_count()} CPUs; "
+        f"time per module (1-minute load average at its start): {timing}"
+    )
     Console(width=max(160, Console().width)).print(table)
 
 
