@@ -109,7 +109,7 @@ class Effort:
     floor_replays: int  # replays of a call's SQL; the floor is their median
 
 
-QUICK = Effort(rounds=5, warmup=1, floor_replays=3)
+QUICK = Effort(rounds=4, warmup=1, floor_replays=1)
 FULL = Effort(rounds=40, warmup=3, floor_replays=5)
 
 
