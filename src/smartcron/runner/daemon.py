@@ -53,6 +53,8 @@ LONGEST_BACKOFF = 30.0
 PREPARE_AHEAD = timedelta(milliseconds=500)
 """Slots are planned and claimed this long before they are due, so at the slot only starting
 remains; a registry change in this last half second applies from the next slot on."""
+BEGIN_AHEAD = timedelta(milliseconds=5)
+"""The rows to start at a slot are chosen and begun (running, under our lease) this long before it."""
 FINE_WAKE_SECONDS = 0.002
 """The last stretch before a slot is slept in steps of FINE_STEP_SECONDS: one long sleep can end
 milliseconds late (an idle virtual CPU is slow to wake, another thread holds the interpreter)."""
@@ -170,9 +172,14 @@ class Daemon:
         try:
             with collection_paused():
                 self.engine.prepare(slot)
-                sleep_until(self.clock, slot)
-                now = self.clock.now()
-                self.engine.start_prepared(now)
+                # What starts is decided and begun a moment ahead, so that at the slot only the
+                # spawns remain; no run is written meanwhile (the recorder waits).
+                sleep_until(self.clock, slot - BEGIN_AHEAD)
+                with self.engine.recorder.paused():
+                    begun = self.engine.begin_prepared(slot)
+                    sleep_until(self.clock, slot)
+                    now = self.clock.now()
+                    self.engine.start_prepared(now, begun)
         finally:
             self._chores_may_run.set()
         return now

@@ -82,6 +82,14 @@ class RunContext:
 
 
 @dataclass(frozen=True, slots=True)
+class StartPlan:
+    """Rows chosen to start (by id, in start order) and the tasks they belong to."""
+
+    rows: Mapping[int, Execution]
+    tasks: Mapping[int, Task]
+
+
+@dataclass(frozen=True, slots=True)
 class PassReport:
     due: int = 0
     claimed: int = 0
@@ -164,14 +172,20 @@ class Engine:
         self._alert_final(won, self._prepared, slot)
         return PassReport(due=len(due), claimed=len(won))
 
-    def start_prepared(self, now: datetime) -> int:
-        """At the slot: start what ``prepare`` claimed. The rows come from the claim, not from a
-        query at the slot (``begin`` still takes only those nobody started meanwhile); whatever
-        else may start is left to the pass that follows."""
+    def begin_prepared(self, slot: datetime) -> StartPlan:
+        """A moment before ``slot``: which of the rows ``prepare`` claimed will start at it (read
+        from the claim, not queried again; overlap judged on the runs live now), begun (``begin``,
+        the compare-and-swap) as of the slot, so that at the slot only their spawns remain."""
         known, self._prepared = self._prepared, {}
         rows, self._prepared_rows = self._prepared_rows, []
         with self.recorder.paused():
-            return self.start_pending(now, known=known, rows=rows)
+            return self.begin_chosen(self.choose(slot, known=known, rows=rows), slot)
+
+    def start_prepared(self, now: datetime, begun: StartPlan | None = None) -> int:
+        """At the slot: spawn what ``begin_prepared`` began (or choose, begin and spawn now what
+        ``prepare`` claimed). Whatever else may start is left to the pass that follows."""
+        with self.recorder.paused():
+            return self.spawn_begun(begun if begun is not None else self.begin_prepared(now))
 
     def _alert_final(self, won: Sequence[Execution], tasks: Mapping[int, Task], now: datetime) -> None:
         final = [(tasks[row.task_id], row) for row in won if row.status.is_final and row.task_id in tasks]
@@ -210,18 +224,25 @@ class Engine:
         return not task.spec.nodes or self.node in task.spec.nodes
 
     def start_pending(
+        self, now: datetime, *, only: set[int] | None = None, known: Mapping[int, Task] | None = None
+    ) -> int:
+        """Start the ``scheduled`` rows that may start now; returns how many were started.
+
+        ``known`` holds tasks just read (this pass's due tasks), so they are not read again.
+        """
+        return self.start_chosen(self.choose(now, only=only, known=known), now)
+
+    def choose(
         self,
         now: datetime,
         *,
         only: set[int] | None = None,
         known: Mapping[int, Task] | None = None,
         rows: Sequence[Execution] | None = None,
-    ) -> int:
-        """Start the ``scheduled`` rows that may start now; returns how many were started.
-
-        ``known`` holds tasks just read (this pass's due tasks), so they are not read again;
-        ``rows`` limits the choice to those rows (just claimed), else every pending row counts.
-        """
+    ) -> StartPlan:
+        """Which ``scheduled`` rows may start at ``now`` (the overlap policy applied to the runs live
+        now; a ``replace`` asks for the running run to be killed). ``rows`` limits the choice to
+        those rows (just claimed), else every pending row counts."""
         # A slot claimed ahead of its time (``prepare``) waits for it; queued runs start at once.
         pending = [
             row
@@ -234,7 +255,7 @@ class Engine:
             if rows is None:
                 with self._lock:
                     self._claimed_waiting.clear()
-            return 0
+            return StartPlan({}, {})
         running_rows = self.store.executions.live(status=ExecutionStatus.RUNNING)
         tasks = dict(known or {})
         tasks.update(self.store.tasks.by_ids({row.task_id for row in pending} - tasks.keys()))
@@ -250,15 +271,27 @@ class Engine:
                 self._claimed_waiting &= set(choice.waiting)
             else:  # other waiting rows were not looked at
                 self._claimed_waiting -= set(choice.start)
-        if not choice.start:
-            return 0
+        by_id = {row.id: row for row in pending}
+        return StartPlan({eid: by_id[eid] for eid in choice.start}, tasks)
+
+    def start_chosen(self, plan: StartPlan, now: datetime) -> int:
+        """Begin the chosen rows and spawn the ones begun; returns how many started."""
+        return self.spawn_begun(self.begin_chosen(plan, now))
+
+    def begin_chosen(self, plan: StartPlan, now: datetime) -> StartPlan:
+        """Move the chosen rows to ``running`` under our lease (compare-and-swap: only those still
+        waiting); the plan of the rows this runner now must spawn."""
+        if not plan.rows:
+            return plan
         lease_until = now + timedelta(seconds=self.settings.runner_lease_seconds)
         began = self.store.executions.begin(
-            choice.start, node=self.node, token=self.lease_token, now=now, lease_until=lease_until
+            list(plan.rows), node=self.node, token=self.lease_token, now=now, lease_until=lease_until
         )
-        by_id = {row.id: row for row in pending}
-        self._spawn_all([(by_id[eid], tasks[by_id[eid].task_id]) for eid in began])
-        return len(began)
+        return StartPlan({eid: plan.rows[eid] for eid in began}, plan.tasks)
+
+    def spawn_begun(self, begun: StartPlan) -> int:
+        self._spawn_all([(row, begun.tasks[row.task_id]) for row in begun.rows.values()])
+        return len(begun.rows)
 
     def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
         """Spawn one run after another, then write all their pids at once: the pids (with the start

@@ -239,18 +239,21 @@ class ExecutionRepository:
         if not execution_ids:
             return []
         ids = list(execution_ids)
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(e)
-                .where(e.c.id.in_(ids), e.c.status == ExecutionStatus.SCHEDULED.value)
-                .values(
-                    status=ExecutionStatus.RUNNING.value,
-                    node=node,
-                    lease_token=token,
-                    lease_expires_at=lease_until,
-                    started_at=now,
-                )
+        started = (
+            update(e)
+            .where(e.c.id.in_(ids), e.c.status == ExecutionStatus.SCHEDULED.value)
+            .values(
+                status=ExecutionStatus.RUNNING.value,
+                node=node,
+                lease_token=token,
+                lease_expires_at=lease_until,
+                started_at=now,
             )
+        )
+        with self._engine.begin() as conn:
+            if conn.dialect.update_returning:  # one round trip where the database can (not MySQL)
+                return sorted(int(r[0]) for r in conn.execute(started.returning(e.c.id)))
+            conn.execute(started)
             return [
                 int(r[0])
                 for r in conn.execute(
