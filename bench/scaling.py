@@ -24,7 +24,7 @@ from bench.common import Figure
 TASK_COUNTS = {True: (100, 10_000), False: (100, 1_000, 10_000)}
 EXECUTIONS = {True: 10_000, False: 200_000}
 ROWS = {True: 2_000, False: 30_000}  # the row size does not depend on how many tasks ran
-EFFORT = {True: dashboard.Effort(rounds=3, warmup=1, floor_replays=1), False: dashboard.Effort(15, 2, 3)}
+EFFORT = {True: dashboard.Effort(rounds=3, warmup=1, floor_replays=1), False: dashboard.Effort(25, 2, 3)}
 CALLS = (
     "grid",
     "grid_partial",
@@ -54,7 +54,8 @@ def figures(quick: bool) -> list[Figure]:
                 "ms",
                 None,
                 floor=None if worst.sql_floor_ms is None else round(worst.sql_floor_ms, 2),
-                note=f"worst of {len(run.calls)} calls: {label}; {run.executions:,} executions on SQLite; "
+                note=f"worst of {len(run.calls)} calls: {label}; {run.executions:,} executions on SQLite, "
+                f"{run.rounds} rounds, load average {run.load[0]:.1f} -> {run.load[1]:.1f}; "
                 f"metrics first scrape {run.calls['metrics'].first_ms:.0f} ms",
             )
         )
