@@ -194,7 +194,9 @@ def merged_results(runs: list[ModuleRun]) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="a reduced version of everything, under a minute")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=MODULES, help="run only these modules")
     parser.add_argument("--json-only", action="store_true", help="print the results as JSON, no table")
