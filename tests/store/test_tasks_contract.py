@@ -113,3 +113,18 @@ def test_a_change_and_its_audit_entry_commit_together(store: Store) -> None:
     assert store.audit.list() == []
     store.tasks.set_flags("kept", now=NOW, paused=True, audit=[AuditRecord("cli:alice", "task.pause", "kept")])
     assert [(e.actor, e.action, e.target) for e in store.audit.list()] == [("cli:alice", "task.pause", "kept")]
+
+
+def test_overlap_policies_cover_the_tasks_that_may_run_on_the_node(store: Store) -> None:
+    queued = store.tasks.add(spec("queued", overlap=OverlapPolicy.QUEUE), now=NOW, next_run_at=None)
+    anywhere = store.tasks.add(spec("anywhere"), now=NOW, next_run_at=None)
+    here = store.tasks.add(spec("here", nodes=("node-a",)), now=NOW, next_run_at=None)
+    elsewhere = store.tasks.add(spec("elsewhere", nodes=("node-b",)), now=NOW, next_run_at=None)
+
+    policies = store.tasks.overlap_policies([queued.id, anywhere.id, here.id, elsewhere.id, 9999], node="node-a")
+
+    assert policies == {
+        queued.id: OverlapPolicy.QUEUE,
+        anywhere.id: OverlapPolicy.FORBID,
+        here.id: OverlapPolicy.FORBID,
+    }

@@ -36,6 +36,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+BATCH_WAKE_EVERY = 32
+"""In a batch of spawns the supervisor thread takes them in groups this large: a slot of a few
+tasks is spawned without interruption, a burst is watched while it is still being spawned."""
+
 
 @dataclass(frozen=True, slots=True)
 class Spawned:
@@ -249,7 +253,7 @@ class Supervisor:
     def _post(self, action: Callable[[], None]) -> None:
         with self._lock:
             self._inbox.append(action)
-            wake = not self._wake_pending and not self._holds
+            wake = not self._wake_pending and (not self._holds or len(self._inbox) >= BATCH_WAKE_EVERY)
             self._wake_pending = self._wake_pending or wake
         if wake:
             os.eventfd_write(self._wake_fd, 1)
@@ -257,8 +261,9 @@ class Supervisor:
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Spawn a batch: the supervisor thread is not woken for each spawn (in one process it
-        would only compete with the spawning for the interpreter) but once, for all of them, when
-        the batch ends. Meanwhile it still reaps, reads output and enforces timeouts."""
+        would only compete with the spawning for the interpreter) but for every BATCH_WAKE_EVERY
+        of them, and when the batch ends. Meanwhile it still reaps, reads output and enforces
+        timeouts."""
         with self._lock:
             self._holds += 1
         try:
@@ -304,8 +309,8 @@ class Supervisor:
             run.output.open_log()  # before the first output is read: the header comes first
         # Not reaped before watch(), so its /proc entry is there even if it has exited already.
         spawned = Spawned(run.execution_id, run.pid, run.pgid, process_start_time(run.pid), run.started_at)
-        log.info("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
-                                                   "action": "start"})  # fmt: skip
+        log.debug("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
+                                                    "action": "start"})  # fmt: skip
         if self._on_start is not None:
             try:
                 self._on_start(spawned)

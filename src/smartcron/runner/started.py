@@ -37,11 +37,13 @@ class StartReports:
             if spawned.execution_id in self._awaited:
                 self._awaited.discard(spawned.execution_id)
                 self._reports[spawned.execution_id] = spawned
-                self._changed.notify_all()
+                if not self._awaited:  # the batch is complete (one batch at a time is collected)
+                    self._changed.notify_all()
 
     def collect(self, execution_ids: Collection[int], timeout: float) -> list[Spawned]:
-        """The reports of these executions, waiting up to ``timeout`` for missing ones; those
-        still missing then are no longer awaited (a late report is dropped)."""
+        """The reports of these executions (all that is awaited: one batch at a time), waiting up
+        to ``timeout`` for missing ones; those still missing then are no longer awaited (a late
+        report is dropped)."""
         with self._changed:
             self._changed.wait_for(lambda: self._awaited.isdisjoint(execution_ids), timeout)
             found = [self._reports.pop(eid) for eid in execution_ids if eid in self._reports]

@@ -299,6 +299,20 @@ class TaskRepository:
             rows = conn.execute(select(t).where(t.c.id.in_(wanted))).mappings()
             return {int(r["id"]): row_to_task(r) for r in rows}
 
+    def overlap_policies(self, ids: Iterable[int], *, node: str) -> dict[int, OverlapPolicy]:
+        """The overlap policy of each of these tasks that may run on ``node``: what choosing which
+        waiting runs start needs, without reading (and building) every task in full."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        query = select(t.c.id, t.c.overlap, t.c.nodes).where(t.c.id.in_(wanted))
+        with self._engine.connect() as conn:
+            return {
+                int(task_id): OverlapPolicy(overlap)
+                for task_id, overlap, nodes in conn.execute(query)
+                if not nodes or node in nodes
+            }
+
     def search(self, text: str) -> TaskList:
         like = f"%{text}%"
         query = select(t).where(or_(t.c.name.like(like), t.c.category.like(like))).order_by(t.c.name)
