@@ -37,14 +37,19 @@ from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
 from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
-from smartcron.runner.process import ProcessResult, SpawnBatch, Spawned, Supervisor
+from smartcron.runner.process import ProcessResult, Supervisor
 from smartcron.runner.procinfo import kill_group
 from smartcron.runner.recorder import Record, Recorder
 from smartcron.runner.retries import RetryBook
+from smartcron.runner.started import StartReports
 from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim, Start
 
 log = logging.getLogger(__name__)
+
+ATTACH_WAIT_SECONDS = 10.0
+"""How long the pids of a batch of spawns may take to be reported by the supervisor thread (it
+takes milliseconds); a run not reported by then is attached without its pid."""
 
 
 def new_token() -> str:
@@ -118,13 +123,14 @@ class Engine:
         self._cwd = cwd
         self._lock = threading.Lock()
         self._runs: dict[int, RunContext] = {}
+        self._start_reports = StartReports()
         self.retries = RetryBook(rng or random.Random())
         self._claimed_waiting: set[int] = set()
         self._schedules = Schedules(settings.timezone)
         self._prepared: dict[int, Task] = {}
         self._prepared_rows: list[Execution] = []
         self._alerts = AlertHook(store, settings)
-        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
+        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit, on_start=self._start_reports.reported)
         self.recorder = Recorder(store, on_done=self._on_recorded)
 
     def start(self) -> None:
@@ -292,46 +298,52 @@ class Engine:
         return len(begun.rows)
 
     def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
-        """Spawn one run after another, then write all their pids at once: the pids (with the
-        start times the supervisor reads when the batch ends) are in the rows when the pass
-        returns, and writing them does not hold up the next spawn. A runner that dies in between
-        leaves running rows without a pid, whose processes recovery finds by their environment."""
+        """Spawn one run after another, then write all their pids at once: the pids (with the start
+        times the supervisor thread reads) are in the rows when the pass returns, and writing them
+        does not hold up the next spawn. A runner that dies in between leaves running rows without
+        a pid, whose processes recovery finds by their environment."""
         contexts: dict[int, RunContext] = {}
-        with self.supervisor.batch() as batch:
+        with self.supervisor.batch():
             for execution, task in runs:
                 context = RunContext(execution, task, self.lease_token)
                 with self._lock:
                     self._runs[execution.id] = context
-                if self._spawn(batch, context):
+                if self._spawn(context):
                     contexts[execution.id] = context
         if contexts:
-            self._attach(contexts, batch.started)
+            self._attach(contexts)
             log.info("started %d run(s)", len(contexts), extra={"action": "start"})  # each: DEBUG, supervisor
 
-    def _spawn(self, batch: SpawnBatch, context: RunContext) -> bool:
-        """True when a process started, False when the run ended here (could not start)."""
+    def _spawn(self, context: RunContext) -> bool:
+        """True when a process started (its start will be reported), False when the run ended here."""
         execution, task = context.execution, context.task
+        self._start_reports.expect(execution.id)
         try:
             spec = process_spec(
                 self.settings, task, execution, base_env=self._base_env, default_cwd=self._cwd, now=self.clock.now()
             )
-            spawned = batch.spawn(spec)
+            spawned = self.supervisor.spawn(spec)
         except Exception as exc:
             log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
+            self._start_reports.forget(execution.id)
             context.mark_attached()
             self._submit(context, failed_to_start(self.clock.now(), str(exc)))
             return False
         if not spawned.pid:
+            self._start_reports.forget(execution.id)
             context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
             self.recorder.poke()
         return bool(spawned.pid)
 
-    def _attach(self, contexts: Mapping[int, RunContext], started: Sequence[Spawned]) -> None:
+    def _attach(self, contexts: Mapping[int, RunContext]) -> None:
+        reports = self._start_reports.collect(contexts.keys(), ATTACH_WAIT_SECONDS)
         starts = [
             Start(s.execution_id, contexts[s.execution_id].task.id, s.started_at, s.pid, s.pgid, s.proc_start)
-            for s in started
-            if s.execution_id in contexts
+            for s in reports
         ]
+        if len(starts) < len(contexts):
+            log.warning("%d started run(s) not reported by the supervisor", len(contexts) - len(starts),
+                        extra={"action": "start"})  # fmt: skip
         try:
             self.store.executions.attach(starts, token=self.lease_token)
         except (SQLAlchemyError, StoreError) as exc:
