@@ -34,12 +34,10 @@ class SupervisorHarness:
     ) -> None:
         self.log_dir = tmp_path / "logs"
         self.reports: list[ProcessResult] = []
-        self.starts: list[Spawned] = []
-        self.events: list[tuple[str, int]] = []  # ("start" | "exit", execution id), in the order reported
         self._extra_on_exit = on_exit
         self._reported = threading.Condition()
         self._ids = itertools.count(1)
-        self.supervisor = Supervisor(clock=SystemClock(), on_exit=self._on_exit, on_start=self._on_start)
+        self.supervisor = Supervisor(clock=SystemClock(), on_exit=self._on_exit)
         self._errors = _ErrorRecords()
         self._errors_expected = errors_expected
 
@@ -63,21 +61,8 @@ class SupervisorHarness:
     def logged_errors(self) -> list[str]:
         return [record.getMessage() for record in self._errors.records]
 
-    def _on_start(self, spawned: Spawned) -> None:
-        with self._reported:
-            self.starts.append(spawned)
-            self.events.append(("start", spawned.execution_id))
-            self._reported.notify_all()
-
-    def started(self, execution_id: int, timeout: float = RESULT_WAIT) -> Spawned:
-        with self._reported:
-            found = self._reported.wait_for(lambda: any(s.execution_id == execution_id for s in self.starts), timeout)
-            assert found, f"execution {execution_id} was not reported started within {timeout} s"
-            return next(s for s in self.starts if s.execution_id == execution_id)
-
     def _on_exit(self, result: ProcessResult) -> None:
         with self._reported:
-            self.events.append(("exit", result.execution_id))
             self.reports.append(result)
             self._reported.notify_all()
         if self._extra_on_exit is not None:

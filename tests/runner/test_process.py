@@ -151,28 +151,35 @@ def test_times_and_duration_are_reported(harness: SupervisorHarness) -> None:
 
 def test_spawned_process_is_identified_by_pid_and_start_time(harness: SupervisorHarness) -> None:
     spec, spawned = harness.spawn("sleep", "600")
-    started = harness.started(spec.execution_id)
 
-    assert (started.pid, started.pgid, started.started_at) == (spawned.pid, spawned.pgid, spawned.started_at)
-    assert started.proc_start is not None
-    assert process_start_time(spawned.pid) == started.proc_start
-    assert process_alive(spawned.pid, started.proc_start)
-    assert not process_alive(spawned.pid, started.proc_start + 1)  # same pid, another process
+    assert spawned.proc_start is not None
+    assert process_start_time(spawned.pid) == spawned.proc_start
+    assert process_alive(spawned.pid, spawned.proc_start)
+    assert not process_alive(spawned.pid, spawned.proc_start + 1)  # same pid, another process
     harness.supervisor.kill(spec.execution_id, "operator")
     harness.result(spec.execution_id)
-    assert not process_alive(spawned.pid, started.proc_start)
+    assert not process_alive(spawned.pid, spawned.proc_start)
 
 
-def test_every_start_is_reported_once_before_its_end(harness: SupervisorHarness) -> None:
-    specs = [harness.spawn("true")[0] for _ in range(20)]
-    failed, _ = harness.spawn("no-such-command-anywhere")
-    for spec in [*specs, failed]:
-        harness.result(spec.execution_id)
-
-    # A command that could not start has no process to report.
-    assert sorted(s.execution_id for s in harness.starts) == [spec.execution_id for spec in specs]
+def test_a_batch_reports_each_start_with_its_identity_when_it_ends(harness: SupervisorHarness) -> None:
+    specs = [harness.spec("sleep", "600") for _ in range(5)]
+    failed = harness.spec("no-such-command-anywhere")
+    with harness.supervisor.batch() as batch:
+        spawned = [batch.spawn(spec) for spec in specs]
+        assert batch.spawn(failed).pid == 0
+        assert batch.started == []  # filled when the batch ends
+    try:
+        assert [s.execution_id for s in batch.started] == [spec.execution_id for spec in specs]
+        for started, first, spec in zip(batch.started, spawned, specs, strict=True):
+            assert (started.pid, started.started_at) == (first.pid, first.started_at)
+            assert started.proc_start == process_start_time(started.pid)
+            assert spec.log_path.read_text() == spec.header + "\n"
+    finally:
+        for spec in specs:
+            harness.supervisor.kill(spec.execution_id, "operator")
+    assert harness.result(failed.execution_id).exit_code == 127
     for spec in specs:
-        assert harness.events.index(("start", spec.execution_id)) < harness.events.index(("exit", spec.execution_id))
+        assert harness.result(spec.execution_id).killed_reason == "operator"
 
 
 def test_an_execution_id_cannot_run_twice_at_once(harness: SupervisorHarness) -> None:

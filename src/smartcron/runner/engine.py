@@ -37,19 +37,19 @@ from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
 from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
-from smartcron.runner.process import ProcessResult, Supervisor
+from smartcron.runner.process import ProcessResult, SpawnBatch, Spawned, Supervisor
 from smartcron.runner.procinfo import kill_group
 from smartcron.runner.recorder import Record, Recorder
 from smartcron.runner.retries import RetryBook
-from smartcron.runner.started import StartReports
 from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim, Start
 
 log = logging.getLogger(__name__)
 
-ATTACH_WAIT_SECONDS = 10.0
-"""How long the pids of a batch of spawns may take to be reported by the supervisor thread (it
-takes milliseconds); a run not reported by then is attached without its pid."""
+PENDING_LIMIT = 1000
+PENDING_LEAST = 64
+ROOM_TO_WAKE = 0.5
+"""When runs wait for room (``runner.max_parallel``), the loop is woken once this share of it is free."""
 
 
 def new_token() -> str:
@@ -123,14 +123,14 @@ class Engine:
         self._cwd = cwd
         self._lock = threading.Lock()
         self._runs: dict[int, RunContext] = {}
-        self._start_reports = StartReports()
         self.retries = RetryBook(rng or random.Random())
         self._claimed_waiting: set[int] = set()
         self._schedules = Schedules(settings.timezone)
         self._prepared: dict[int, Task] = {}
         self._prepared_rows: list[Execution] = []
+        self._wake_when_running: int | None = None  # wake the loop once this few runs remain
         self._alerts = AlertHook(store, settings)
-        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit, on_start=self._start_reports.reported)
+        self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
         self.recorder = Recorder(store, on_done=self._on_recorded)
 
     def start(self) -> None:
@@ -243,16 +243,20 @@ class Engine:
         """Which ``scheduled`` rows may start at ``now`` (the overlap policy applied to the runs live
         now; a ``replace`` asks for the running run to be killed). ``rows`` limits the choice to
         those rows (just claimed), else every pending row counts."""
+        every_row = rows is None
+        capacity = self.settings.runner_max_parallel - len(self.supervisor.running())
+        seen_all = True  # every waiting row was read (not only the oldest few)
+        if rows is None:
+            # Twice what may start is read: rows of busy tasks wait, others behind them may go.
+            limit = min(PENDING_LIMIT, max(PENDING_LEAST, 2 * capacity))
+            rows = self.store.executions.pending(limit=limit)
+            seen_all = len(rows) < limit
         # A slot claimed ahead of its time (``prepare``) waits for it; queued runs start at once.
-        pending = [
-            row
-            for row in (self.store.executions.pending() if rows is None else rows)
-            if row.scheduled_for <= now or row.trigger in (Trigger.MANUAL, Trigger.RETRY)
-        ]
+        pending = [row for row in rows if row.scheduled_for <= now or row.trigger in (Trigger.MANUAL, Trigger.RETRY)]
         if only is not None:
             pending = [row for row in pending if row.id in only]
         if not pending:
-            if rows is None:
+            if every_row and seen_all:
                 with self._lock:
                     self._claimed_waiting.clear()
             return StartPlan({}, {})
@@ -262,17 +266,20 @@ class Engine:
         # Only the policies of the other tasks now; in full only those of the rows chosen.
         unknown = {row.task_id for row in pending} - tasks.keys()
         policies.update(self.store.tasks.overlap_policies(unknown, node=self.node))
-        capacity = self.settings.runner_max_parallel - len(self.supervisor.running())
         choice = choose_starts(
             pending, Counter(row.task_id for row in running_rows), policies, capacity=max(0, capacity)
         )
         for task_id in choice.replace:
             self._replace([row for row in running_rows if row.task_id == task_id], now)
         with self._lock:
-            if rows is None:
+            if every_row and seen_all:
                 self._claimed_waiting &= set(choice.waiting)
             else:  # other waiting rows were not looked at
                 self._claimed_waiting -= set(choice.start)
+            if choice.waiting and len(choice.start) >= capacity:
+                # Runs wait for room: take them as soon as half the room is free, not only at the
+                # next recorded batch (a burst then keeps the runner busy, not waiting on itself).
+                self._wake_when_running = int(self.settings.runner_max_parallel * ROOM_TO_WAKE)
         by_id = {row.id: row for row in pending}
         tasks.update(self.store.tasks.by_ids({by_id[eid].task_id for eid in choice.start} - tasks.keys()))
         # A task removed since its policy was read: its row waits (and goes with the task).
@@ -298,52 +305,46 @@ class Engine:
         return len(begun.rows)
 
     def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
-        """Spawn one run after another, then write all their pids at once: the pids (with the start
-        times the supervisor thread reads) are in the rows when the pass returns, and writing them
-        does not hold up the next spawn. A runner that dies in between leaves running rows without
-        a pid, whose processes recovery finds by their environment."""
+        """Spawn one run after another, then write all their pids at once: the pids (with the
+        start times the supervisor reads when the batch ends) are in the rows when the pass
+        returns, and writing them does not hold up the next spawn. A runner that dies in between
+        leaves running rows without a pid, whose processes recovery finds by their environment."""
         contexts: dict[int, RunContext] = {}
-        with self.supervisor.batch():
+        with self.supervisor.batch() as batch:
             for execution, task in runs:
                 context = RunContext(execution, task, self.lease_token)
                 with self._lock:
                     self._runs[execution.id] = context
-                if self._spawn(context):
+                if self._spawn(batch, context):
                     contexts[execution.id] = context
         if contexts:
-            self._attach(contexts)
+            self._attach(contexts, batch.started)
             log.info("started %d run(s)", len(contexts), extra={"action": "start"})  # each: DEBUG, supervisor
 
-    def _spawn(self, context: RunContext) -> bool:
-        """True when a process started (its start will be reported), False when the run ended here."""
+    def _spawn(self, batch: SpawnBatch, context: RunContext) -> bool:
+        """True when a process started, False when the run ended here (could not start)."""
         execution, task = context.execution, context.task
-        self._start_reports.expect(execution.id)
         try:
             spec = process_spec(
                 self.settings, task, execution, base_env=self._base_env, default_cwd=self._cwd, now=self.clock.now()
             )
-            spawned = self.supervisor.spawn(spec)
+            spawned = batch.spawn(spec)
         except Exception as exc:
             log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
-            self._start_reports.forget(execution.id)
             context.mark_attached()
             self._submit(context, failed_to_start(self.clock.now(), str(exc)))
             return False
         if not spawned.pid:
-            self._start_reports.forget(execution.id)
             context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
             self.recorder.poke()
         return bool(spawned.pid)
 
-    def _attach(self, contexts: Mapping[int, RunContext]) -> None:
-        reports = self._start_reports.collect(contexts.keys(), ATTACH_WAIT_SECONDS)
+    def _attach(self, contexts: Mapping[int, RunContext], started: Sequence[Spawned]) -> None:
         starts = [
             Start(s.execution_id, contexts[s.execution_id].task.id, s.started_at, s.pid, s.pgid, s.proc_start)
-            for s in reports
+            for s in started
+            if s.execution_id in contexts
         ]
-        if len(starts) < len(contexts):
-            log.warning("%d started run(s) not reported by the supervisor", len(contexts) - len(starts),
-                        extra={"action": "start"})  # fmt: skip
         try:
             self.store.executions.attach(starts, token=self.lease_token)
         except (SQLAlchemyError, StoreError) as exc:
@@ -377,6 +378,10 @@ class Engine:
             return
         outcome = outcome_of(result, context.task.spec.fatal_exit_codes)
         self._submit(context, outcome)
+        threshold = self._wake_when_running
+        if threshold is not None and len(self.supervisor.running()) - 1 <= threshold:  # this one is still in it
+            self._wake_when_running = None
+            self.wake.set()
 
     def _submit(self, context: RunContext, outcome: Outcome) -> None:
         record = Record(Finish(context.execution.id, context.task.id, outcome), context.token, context)

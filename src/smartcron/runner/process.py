@@ -20,12 +20,13 @@ from datetime import datetime
 from smartcron.clock import Clock
 from smartcron.runner.launch import LaunchFailure, ProcessSpec, close_inherited_descriptors, launch
 from smartcron.runner.procinfo import find_processes_of, kill_group, process_alive, process_start_time
-from smartcron.runner.supervised import ProcessResult, SupervisedRun
+from smartcron.runner.supervised import ProcessResult, SupervisedRun, failure_result
 from smartcron.runner.watcher import ProcessWatcher, guarded, open_verified_pidfd
 
 __all__ = [
     "ProcessResult",
     "ProcessSpec",
+    "SpawnBatch",
     "Spawned",
     "Supervisor",
     "find_processes_of",
@@ -35,10 +36,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-BATCH_WAKE_EVERY = 32
-"""In a batch of spawns the supervisor thread takes them in groups this large: a slot of a few
-tasks is spawned without interruption, a burst is watched while it is still being spawned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +47,31 @@ class Spawned:
     started_at: datetime
 
 
+class SpawnBatch:
+    """Processes started one after another (see :meth:`Supervisor.batch`)."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self.runs: list[SupervisedRun] = []
+        self.started: list[Spawned] = []
+        """Every process started, with its start time: filled when the batch ends."""
+
+    def spawn(self, spec: ProcessSpec) -> Spawned:
+        """Start a task process (its start time comes in ``started``); pid 0 when it could not
+        start, which is reported through ``on_exit``. Raises as :meth:`Supervisor.spawn` does."""
+        started = self._supervisor._start(spec)
+        if isinstance(started, Spawned):
+            return started
+        self.runs.append(started)
+        return Spawned(started.execution_id, started.pid, started.pgid, None, started.started_at)
+
+
 class Supervisor:
     """Runs and watches task processes. ``spawn``, ``kill``, ``adopt`` are safe from any thread.
 
     ``on_exit`` is called once per run, from the supervisor's own thread, after the run's log is
-    flushed and closed; ``on_start`` once per started process, from the same thread, before its
-    ``on_exit``, with its start time read (the identity recovery checks). Keep both short (hand
-    over to a queue): while they run, no other output is read and no deadline fires. The caller of
-    ``spawn`` does no more than start the process; the rest (the log, /proc) is done here.
+    flushed and closed. Keep it short (hand the result to a queue): while it runs, no other output
+    is read and no deadline fires. Many processes are best started in a ``batch``.
 
     Every task's environment carries ``SMARTCRON_EXECUTION_ID`` and ``SMARTCRON_TASK`` (added when
     the caller's env lacks them): :func:`find_processes_of` relies on them. Nothing else in the
@@ -65,16 +79,9 @@ class Supervisor:
     supervisor. Timeouts follow ``clock.monotonic()``.
     """
 
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        on_exit: Callable[[ProcessResult], None],
-        on_start: Callable[[Spawned], None] | None = None,
-    ) -> None:
+    def __init__(self, *, clock: Clock, on_exit: Callable[[ProcessResult], None]) -> None:
         self._clock = clock
         self._on_exit = on_exit
-        self._on_start = on_start
         self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._watcher = ProcessWatcher(clock=clock, wake_fd=self._wake_fd, deliver=self._deliver)
         self._lock = threading.Lock()
@@ -83,7 +90,6 @@ class Supervisor:
         self._live: set[int] = set()  # spawned or adopted, not yet reported
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake_pending = False
-        self._holds = 0  # batches being started: the thread is woken once each ends
         self._accepting = False
         self._stopping = False
         self._finishing = False
@@ -101,12 +107,32 @@ class Supervisor:
         close_inherited_descriptors()
         self._thread.start()
 
+    @contextmanager
+    def batch(self) -> Iterator[SpawnBatch]:
+        """Start many processes: ``batch.spawn`` only starts each one; when the block ends, each
+        one's log is opened and start time read, in the calling thread, and the supervisor thread
+        takes them all at once (``batch.started``). In one process, threads only slow each other
+        down (the interpreter lock changes hands at every system call), so the spawning goes
+        first and alone. Meanwhile a run's output waits in its pipe."""
+        batch = SpawnBatch(self)
+        try:
+            yield batch
+        finally:
+            batch.started = self._complete(batch.runs)
+
     def spawn(self, spec: ProcessSpec) -> Spawned:
-        """Start a task process; fast. A command that cannot start returns pid 0 and is reported soon.
+        """Start one task process (a batch of one). A command that cannot start returns pid 0 and
+        is reported soon.
 
         Raises RuntimeError before ``start()`` or once ``stop()`` has begun, ValueError when the
         execution id is already running.
         """
+        with self.batch() as batch:
+            spawned = batch.spawn(spec)
+        return batch.started[0] if spawned.pid else spawned
+
+    def _start(self, spec: ProcessSpec) -> SupervisedRun | Spawned:
+        """Launch the process; what could not start is reported (a Spawned with pid 0 returned)."""
         self._reserve(spec.execution_id)
         started_at, started_mono = self._clock.now(), self._clock.monotonic()
         try:
@@ -115,27 +141,10 @@ class Supervisor:
             self._release(spec.execution_id)
             raise
         if isinstance(launched, LaunchFailure):
-            summary = launched.output.close()
-            result = ProcessResult(
-                execution_id=spec.execution_id,
-                exit_code=launched.exit_code,
-                signal=None,
-                timed_out=False,
-                killed_reason=None,
-                spawn_error=launched.message,
-                started_at=started_at,
-                finished_at=started_at,
-                duration_ms=0,
-                cpu_user_ms=None,
-                cpu_sys_ms=None,
-                max_rss_kb=None,
-                output=summary.preview,
-                output_bytes=summary.total_bytes,
-                truncated=summary.truncated,
-            )
+            result = failure_result(spec.execution_id, started_at, launched)
             self._post(lambda: self._deliver(result))
             return Spawned(spec.execution_id, 0, 0, None, started_at)
-        run = SupervisedRun(
+        return SupervisedRun(
             execution_id=spec.execution_id,
             task_name=spec.task_name,
             pid=launched.pid,
@@ -150,8 +159,19 @@ class Supervisor:
             pipe_fd=launched.pipe_fd,
             output=launched.output,
         )
-        self._post(lambda: self._watch(run))
-        return Spawned(spec.execution_id, launched.pid, launched.pid, None, started_at)
+
+    def _complete(self, runs: list[SupervisedRun]) -> list[Spawned]:
+        started = []
+        for run in runs:
+            if run.output is not None:
+                run.output.open_log()  # before the supervisor reads any output: the header comes first
+            # Not watched yet, so not reaped: its /proc entry is there even if it has exited.
+            started.append(Spawned(run.execution_id, run.pid, run.pgid, process_start_time(run.pid), run.started_at))
+            log.debug("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
+                                                        "action": "start"})  # fmt: skip
+        if runs:
+            self._post(lambda: self._watch_all(runs))
+        return started
 
     def kill(self, execution_id: int, reason: str) -> bool:
         """End a run: SIGTERM to its group, SIGKILL after its grace. False when no such run is live."""
@@ -253,28 +273,10 @@ class Supervisor:
     def _post(self, action: Callable[[], None]) -> None:
         with self._lock:
             self._inbox.append(action)
-            wake = not self._wake_pending and (not self._holds or len(self._inbox) >= BATCH_WAKE_EVERY)
-            self._wake_pending = self._wake_pending or wake
+            wake = not self._wake_pending
+            self._wake_pending = True
         if wake:
             os.eventfd_write(self._wake_fd, 1)
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Spawn a batch: the supervisor thread is not woken for each spawn (in one process it
-        would only compete with the spawning for the interpreter) but for every BATCH_WAKE_EVERY
-        of them, and when the batch ends. Meanwhile it still reaps, reads output and enforces
-        timeouts."""
-        with self._lock:
-            self._holds += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holds -= 1
-                wake = not self._holds and not self._wake_pending and bool(self._inbox)
-                self._wake_pending = self._wake_pending or wake
-            if wake:
-                os.eventfd_write(self._wake_fd, 1)
 
     # ----- the supervisor thread -----
 
@@ -296,26 +298,15 @@ class Supervisor:
                 if self._finishing and not self._inbox and not self._watcher.watching:
                     return
 
+    def _watch_all(self, runs: list[SupervisedRun]) -> None:
+        for run in runs:
+            guarded(self._watch, run)
+
     def _watch(self, run: SupervisedRun) -> None:
-        if run.own_child:
-            self._started(run)
         self._watcher.watch(run)
         reason = self._early_kills.pop(run.execution_id, None)
         if reason is not None:
             self._watcher.kill(run.execution_id, reason)
-
-    def _started(self, run: SupervisedRun) -> None:
-        if run.output is not None:
-            run.output.open_log()  # before the first output is read: the header comes first
-        # Not reaped before watch(), so its /proc entry is there even if it has exited already.
-        spawned = Spawned(run.execution_id, run.pid, run.pgid, process_start_time(run.pid), run.started_at)
-        log.debug("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
-                                                    "action": "start"})  # fmt: skip
-        if self._on_start is not None:
-            try:
-                self._on_start(spawned)
-            except Exception:
-                log.exception("on_start failed", extra={"execution": run.execution_id, "action": "report"})
 
     def _kill(self, execution_id: int, reason: str) -> None:
         if not self._watcher.kill(execution_id, reason):

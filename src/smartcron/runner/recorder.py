@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 FIRST_PAUSE = 0.05
 LONGEST_PAUSE = 5.0
 BATCH_LIMIT = 2000
+GATHER_QUIET = 0.005
+GATHER_LONGEST = 0.1
+"""Ended runs are written once none has come for GATHER_QUIET seconds, or once the oldest has waited
+GATHER_LONGEST: a burst of endings becomes a few large batches rather than many small ones, each a
+transaction, and each competing with the supervisor thread for the interpreter."""
 
 
 @dataclass(slots=True)
@@ -60,6 +66,8 @@ class Recorder:
         self._gave_up = False  # stopping while the database fails: leave the rest to stop()
         self._thread: threading.Thread | None = None
         self._pause = threading.Event()  # set only to cut a pause short when stopping
+        self._first_ready = 0.0  # time.monotonic() of the oldest ready record
+        self._last_ready = 0.0  # ... and of the newest
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="smartcron-recorder", daemon=True)
@@ -68,8 +76,7 @@ class Recorder:
     def submit(self, record: Record) -> None:
         with self._cond:
             if record.ready.is_set():
-                self._ready.append(record)
-                self._cond.notify_all()
+                self._add_ready([record])
             else:
                 self._waiting.append(record)
 
@@ -79,8 +86,15 @@ class Recorder:
             now_ready = [r for r in self._waiting if r.ready.is_set()]
             if now_ready:
                 self._waiting = [r for r in self._waiting if not r.ready.is_set()]
-                self._ready += now_ready
-                self._cond.notify_all()
+                self._add_ready(now_ready)
+
+    def _add_ready(self, records: list[Record]) -> None:
+        # Under self._cond. The recorder thread is woken by the first only; it gathers the rest.
+        self._last_ready = time.monotonic()
+        if not self._ready:
+            self._first_ready = self._last_ready
+            self._cond.notify_all()
+        self._ready += records
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -129,12 +143,22 @@ class Recorder:
                 if self._stopping and self._gave_up:
                     return None
                 if self._ready and (self._pauses == 0 or self._stopping):
-                    batch, self._ready = self._ready[:BATCH_LIMIT], self._ready[BATCH_LIMIT:]
-                    self._in_flight = len(batch)
-                    return batch
+                    gathering = self._gathering()
+                    if gathering <= 0 or self._stopping or len(self._ready) >= BATCH_LIMIT:
+                        batch, self._ready = self._ready[:BATCH_LIMIT], self._ready[BATCH_LIMIT:]
+                        self._first_ready = self._last_ready
+                        self._in_flight = len(batch)
+                        return batch
+                    self._cond.wait(gathering)
+                    continue
                 if self._stopping:
                     return None
                 self._cond.wait(0.5)
+
+    def _gathering(self) -> float:
+        """How much longer to wait for more ended runs before writing (0: write now)."""
+        now = time.monotonic()
+        return max(0.0, min(GATHER_QUIET - (now - self._last_ready), GATHER_LONGEST - (now - self._first_ready)))
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from smartcron.runner.launch import LaunchFailure
 from smartcron.runner.output import RunOutput
 
 
@@ -114,4 +115,26 @@ def result_of(run: SupervisedRun) -> ProcessResult:
         output=summary.preview if summary else "",
         output_bytes=summary.total_bytes if summary else 0,
         truncated=summary.truncated if summary else False,
+    )
+
+
+def failure_result(execution_id: int, started_at: datetime, failure: LaunchFailure) -> ProcessResult:
+    """The result of a run whose command could not start; closes its log."""
+    summary = failure.output.close()
+    return ProcessResult(
+        execution_id=execution_id,
+        exit_code=failure.exit_code,
+        signal=None,
+        timed_out=False,
+        killed_reason=None,
+        spawn_error=failure.message,
+        started_at=started_at,
+        finished_at=started_at,
+        duration_ms=0,
+        cpu_user_ms=None,
+        cpu_sys_ms=None,
+        max_rss_kb=None,
+        output=summary.preview,
+        output_bytes=summary.total_bytes,
+        truncated=summary.truncated,
     )
