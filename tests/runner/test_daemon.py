@@ -83,13 +83,17 @@ def test_signal_stops_claiming_kills_what_outlives_the_grace_records_everything_
     )
     env = smartcron_env(home, runner_shutdown_grace="2")
     runner = smartcron("run", "-q", env=env, cwd=tmp_path)
+
+    def both_started() -> bool:
+        # One read per task, each looked at once: a row read twice may have changed in between.
+        slow_rows, quick_rows = runs_of(store, slow), runs_of(store, quick)
+        quick_started = len(quick_rows) == 1 and (quick_rows[0].pgid is not None or quick_rows[0].status.is_final)
+        return len(slow_rows) == 1 and slow_rows[0].pgid is not None and quick_started
+
     try:
-        wait_until(
-            lambda: all(r.pgid for t in (slow, quick) for r in runs_of(store, t)) and len(runs_of(store, slow)) == 1,
-            "both tasks running",
-        )
+        wait_until(both_started, "both tasks running")
         [slow_run] = runs_of(store, slow)
-        pgid = store.executions.get(slow_run.id).pgid
+        pgid = slow_run.pgid
         runner.send_signal(stop_signal)
         assert runner.wait(timeout=SETTLE_SECONDS) == 0, (tmp_path / "smartcron.out").read_text()
     finally:
