@@ -110,7 +110,7 @@ class Effort:
 
 
 QUICK = Effort(rounds=4, warmup=1, floor_replays=1)
-FULL = Effort(rounds=40, warmup=3, floor_replays=5)
+FULL = Effort(rounds=60, warmup=3, floor_replays=5)
 
 
 class ShiftedClock(SystemClock):
