@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from smartcron.runner.process import ProcessResult, ProcessSpec, process_alive, process_start_time
+from smartcron.runner.process import (
+    FILES_KEPT,
+    FILES_PER_RUN,
+    ProcessResult,
+    ProcessSpec,
+    process_alive,
+    process_start_time,
+)
 from tests.runner.process_harness import PYTHON, SupervisorHarness
 
 
@@ -180,6 +188,32 @@ def test_a_batch_reports_each_start_with_its_identity_when_it_ends(harness: Supe
     assert harness.result(failed.execution_id).exit_code == 127
     for spec in specs:
         assert harness.result(spec.execution_id).killed_reason == "operator"
+
+
+def test_processes_of_a_batch_whose_end_fails_are_still_watched_and_reported(
+    harness: SupervisorHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Out of descriptors while the batch ends (EMFILE reading /proc): the processes already run.
+    def no_descriptors(pid: int) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr("smartcron.runner.process.process_start_time", no_descriptors)
+    specs = [harness.spec("true") for _ in range(3)]
+    with harness.supervisor.batch() as batch:
+        for spec in specs:
+            batch.spawn(spec)
+
+    assert [s.proc_start for s in batch.started] == [None, None, None]
+    assert [harness.result(spec.execution_id).exit_code for spec in specs] == [0, 0, 0]
+    assert harness.supervisor.wait_idle(timeout=10)
+
+
+def test_the_supervisor_takes_the_hard_open_file_limit_and_sizes_its_runs_by_it(harness: SupervisorHarness) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    assert soft == hard
+    limit = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    assert harness.supervisor.max_runs == (limit - FILES_KEPT) // FILES_PER_RUN
 
 
 def test_an_execution_id_cannot_run_twice_at_once(harness: SupervisorHarness) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,3 +99,19 @@ def test_sigterm_to_a_tick_kills_its_runs_after_the_grace_records_them_and_exits
         if ticking.poll() is None:
             ticking.kill()
     assert [(r.status, r.reason) for r in runs_of(store, task)] == [(ExecutionStatus.KILLED, "shutdown")]
+
+
+def test_a_tick_under_a_low_open_file_limit_runs_every_due_task_a_share_at_a_time(tmp_path: Path) -> None:
+    # 300 descriptors leave room for (300 - 256) // 3 = 14 runs at once; 30 tasks are due.
+    home = tmp_path / "home"
+    _, store = home_store(home)
+    now = datetime.now(UTC)
+    tasks = [add_task(store, f"t{i:02d}", ("sleep", "0.2"), next_run_at=now) for i in range(30)]
+    env = smartcron_env(home)
+    command = ["prlimit", "--nofile=300:300", "--", sys.executable, "-m", "smartcron", "tick", "--json"]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=TICK_WAIT, check=False)
+
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout) == {"due": 30, "claimed": 30, "started": 30, "recovered": 0}
+    assert all([r.status for r in runs_of(store, task)] == [ExecutionStatus.SUCCESS] for task in tasks)
+    assert "the open-file limit allows 14 runs at once" in (home / "logs" / "master.log").read_text()

@@ -128,6 +128,9 @@ class Daemon:
             self._start_background()
         try:
             self._loop(until)
+        except Exception:  # said now: the shutdown that follows may wait for running tasks a while
+            log.exception("the runner's loop failed; stopping", extra={"action": "stop"})
+            raise
         finally:
             self._shutdown()
 

@@ -136,6 +136,17 @@ class Engine:
     def start(self) -> None:
         self.supervisor.start()
         self.recorder.start()
+        if self.max_parallel < self.settings.runner_max_parallel:
+            log.warning(
+                "runner.max_parallel is %d, but the open-file limit allows %d runs at once; running at most %d",
+                self.settings.runner_max_parallel, self.max_parallel, self.max_parallel,
+                extra={"action": "start"},
+            )  # fmt: skip
+
+    @property
+    def max_parallel(self) -> int:
+        """Runs at once: ``runner.max_parallel``, or fewer when the open-file limit allows fewer."""
+        return min(self.settings.runner_max_parallel, self.supervisor.max_runs)
 
     # -- a pass -----------------------------------------------------------------------------------
 
@@ -244,7 +255,7 @@ class Engine:
         now; a ``replace`` asks for the running run to be killed). ``rows`` limits the choice to
         those rows (just claimed), else every pending row counts."""
         every_row = rows is None
-        capacity = self.settings.runner_max_parallel - len(self.supervisor.running())
+        capacity = self.max_parallel - len(self.supervisor.running())
         seen_all = True  # every waiting row was read (not only the oldest few)
         if rows is None:
             # Twice what may start is read: rows of busy tasks wait, others behind them may go.
@@ -279,7 +290,7 @@ class Engine:
             if choice.waiting and len(choice.start) >= capacity:
                 # Runs wait for room: take them as soon as half the room is free, not only at the
                 # next recorded batch (a burst then keeps the runner busy, not waiting on itself).
-                self._wake_when_running = int(self.settings.runner_max_parallel * ROOM_TO_WAKE)
+                self._wake_when_running = int(self.max_parallel * ROOM_TO_WAKE)
         by_id = {row.id: row for row in pending}
         tasks.update(self.store.tasks.by_ids({by_id[eid].task_id for eid in choice.start} - tasks.keys()))
         # A task removed since its policy was read: its row waits (and goes with the task).

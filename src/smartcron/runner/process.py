@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -36,6 +37,24 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+FILES_PER_RUN = 3
+"""Descriptors a spawned run holds while it runs: its pidfd, its output pipe and its log file."""
+FILES_KEPT = 256
+"""Descriptors left for everything else: the database, the runner's own logs, leftovers of a
+group being ended (one pidfd each), ``/proc`` reads."""
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to the hard one; the soft limit after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and soft != resource.RLIM_INFINITY:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # a container may refuse; the soft limit stays
+            pass
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +83,14 @@ class SpawnBatch:
             return started
         self.runs.append(started)
         return Spawned(started.execution_id, started.pid, started.pgid, None, started.started_at)
+
+
+def _start_time(pid: int) -> int | None:
+    # Not watched yet, so not reaped: its /proc entry is there even if it has exited.
+    try:
+        return process_start_time(pid)
+    except OSError:  # out of descriptors, say: the start time is only for recognising it later
+        return None
 
 
 class Supervisor:
@@ -96,6 +123,8 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         # Supervisor thread only: kills that arrived before the spawn they follow was registered.
         self._early_kills: dict[int, str] = {}
+        self.max_runs = 1 << 20
+        """How many runs can be watched at once: set by ``start`` from the open-file limit."""
 
     def start(self) -> None:
         """Start the supervising thread."""
@@ -104,6 +133,7 @@ class Supervisor:
                 raise RuntimeError("the supervisor was already started")
             self._accepting = True
             self._thread = threading.Thread(target=self._loop, name="smartcron-supervisor", daemon=True)
+        self.max_runs = max(1, (raise_open_file_limit() - FILES_KEPT) // FILES_PER_RUN)
         close_inherited_descriptors()
         self._thread.start()
 
@@ -162,15 +192,16 @@ class Supervisor:
 
     def _complete(self, runs: list[SupervisedRun]) -> list[Spawned]:
         started = []
-        for run in runs:
-            if run.output is not None:
-                run.output.open_log()  # before the supervisor reads any output: the header comes first
-            # Not watched yet, so not reaped: its /proc entry is there even if it has exited.
-            started.append(Spawned(run.execution_id, run.pid, run.pgid, process_start_time(run.pid), run.started_at))
-            log.debug("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
-                                                        "action": "start"})  # fmt: skip
-        if runs:
-            self._post(lambda: self._watch_all(runs))
+        try:
+            for run in runs:
+                if run.output is not None:
+                    run.output.open_log()  # before the supervisor reads any output: the header comes first
+                started.append(Spawned(run.execution_id, run.pid, run.pgid, _start_time(run.pid), run.started_at))
+                log.debug("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
+                                                            "action": "start"})  # fmt: skip
+        finally:  # whatever failed above, every process started is watched (and so reaped and reported)
+            if runs:
+                self._post(lambda: self._watch_all(runs))
         return started
 
     def kill(self, execution_id: int, reason: str) -> bool:

@@ -61,15 +61,15 @@ def run_tick(
         heartbeat(engine, now)
         recovered = recover_own_rows(engine, now, startup=False).total + reclaim_stale_nodes(engine, now)
         first: PassReport = engine.run_pass(now)
-        supervise(engine, done=lambda: not engine.has_work(), heartbeat=True, stop=stop)
+        started = first.started + supervise(engine, done=lambda: not engine.has_work(), heartbeat=True, stop=stop)
         if stop is not None and stop.is_set():
             grace = settings.runner_shutdown_grace
     finally:
         engine.stop(grace=grace)
     AlertSender(store, settings, node=engine.node).send(clock.now())
     heartbeat(engine, clock.now(), active=False)
-    log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, first.started, extra={"action": "tick"})
-    return TickReport(first.due, first.claimed, first.started, recovered)
+    log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, started, extra={"action": "tick"})
+    return TickReport(first.due, first.claimed, started, recovered)
 
 
 def supervise(
@@ -79,8 +79,9 @@ def supervise(
     heartbeat: bool,
     only: set[int] | None = None,
     stop: threading.Event | None = None,
-) -> None:
-    """Keep starting what may start, and recording what ends, until ``done()`` (or ``stop``).
+) -> int:
+    """Keep starting what may start, and recording what ends, until ``done()`` (or ``stop``);
+    how many runs were started.
 
     No new slots are planned here (that is the next tick's job); waiting rows, manual runs and due
     retries are started. Every heartbeat interval: heartbeat (if ``heartbeat``), lease renewal and
@@ -89,6 +90,7 @@ def supervise(
     clock = engine.clock
     interval = engine.settings.runner_heartbeat_interval
     next_beat = clock.monotonic() + interval
+    started = 0
     while not done() and not (stop and stop.is_set()):
         wait = min(POLL_SECONDS, next_beat - clock.monotonic())
         retry_at = engine.next_retry_at()
@@ -97,7 +99,8 @@ def supervise(
         clock.sleep(max(0.0, wait), engine.wake)
         engine.wake.clear()
         now = clock.now()
-        engine.run_pass(now, plan=False, only=only)
+        started += engine.run_pass(now, plan=False, only=only).started
         if clock.monotonic() >= next_beat:
             next_beat = clock.monotonic() + interval
             maintain(engine, now, heartbeat_too=heartbeat)
+    return started
