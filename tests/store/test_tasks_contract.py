@@ -128,3 +128,19 @@ def test_overlap_policies_cover_the_tasks_that_may_run_on_the_node(store: Store)
         anywhere.id: OverlapPolicy.FORBID,
         here.id: OverlapPolicy.FORBID,
     }
+
+
+def test_states_give_each_tasks_flags_and_next_run_by_name(store: Store) -> None:
+    later = NOW + timedelta(minutes=5)
+    store.tasks.add(spec("b_paused"), now=NOW, next_run_at=later)
+    store.tasks.set_flags("b_paused", now=NOW, paused=True)
+    store.tasks.add(spec("a_off", enabled=False), now=NOW, next_run_at=None)
+    store.tasks.add(spec("c_on"), now=NOW, next_run_at=later)
+
+    states = store.tasks.states()
+
+    assert [(s.name, s.enabled, s.paused, s.next_run_at, s.active) for s in states] == [
+        ("a_off", False, False, None, False),
+        ("b_paused", True, True, later, False),
+        ("c_on", True, False, later, True),
+    ]

@@ -77,10 +77,10 @@ def health_every_five_minutes(store: Store, settings: Settings, now: datetime) -
 
 def tasks_enabled(store: Store, settings: Settings, now: datetime) -> CheckResult:
     """Every task enabled (or paused on purpose), and every active task has a next run."""
-    tasks = store.tasks.list()
-    disabled = [task.name for task in tasks if not task.spec.enabled]
+    tasks = store.tasks.states()
+    disabled = [task.name for task in tasks if not task.enabled]
     unscheduled = [task.name for task in tasks if task.active and task.next_run_at is None]
-    paused = sum(1 for task in tasks if task.spec.enabled and task.paused)
+    paused = sum(1 for task in tasks if task.enabled and task.paused)
     problems = []
     if disabled:
         problems.append(f"disabled: {_listing(disabled)}")

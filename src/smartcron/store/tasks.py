@@ -110,7 +110,22 @@ class TaskChange:
     builtin: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """Whether a task runs, without the rest of it: what the health scorecard looks at."""
+
+    name: str
+    enabled: bool
+    paused: bool
+    next_run_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and not self.paused
+
+
 TaskList = list[Task]
+TaskStates = list[TaskState]
 
 
 class TaskRepository:
@@ -212,6 +227,15 @@ class TaskRepository:
             query = query.where(t.c.enabled.is_(True), t.c.paused.is_(False))
         with self._engine.connect() as conn:
             return [row_to_task(r) for r in conn.execute(query).mappings()]
+
+    def states(self) -> TaskStates:
+        """Every task's name, flags and next run, by name: four columns instead of whole tasks
+        (building 1,000 ``Task`` objects took 40 ms of the dashboard's scorecard refresh)."""
+        query = select(t.c.name, t.c.enabled, t.c.paused, t.c.next_run_at).order_by(t.c.name)
+        with self._engine.connect() as conn:
+            return [
+                TaskState(name, bool(enabled), bool(paused), at) for name, enabled, paused, at in conn.execute(query)
+            ]
 
     def count(self) -> int:
         from sqlalchemy import func
