@@ -8,7 +8,7 @@ checks that watch the same things directly (runner heartbeat, dead and hung runs
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from smartcron.config import Settings
@@ -181,7 +181,9 @@ def no_critical_alert(store: Store, settings: Settings, now: datetime) -> CheckR
     )
 
 
-INDICATORS: tuple[Callable[[Store, Settings, datetime], CheckResult], ...] = (
+Indicator = Callable[[Store, Settings, datetime], CheckResult]
+
+INDICATORS: tuple[Indicator, ...] = (
     runner_every_minute,
     health_every_five_minutes,
     tasks_enabled,
@@ -194,6 +196,14 @@ INDICATORS: tuple[Callable[[Store, Settings, datetime], CheckResult], ...] = (
 )
 
 
-def scorecard(store: Store, settings: Settings, now: datetime) -> list[CheckResult]:
-    """Every success indicator, in the seed's order."""
-    return [indicator(store, settings, now) for indicator in INDICATORS]
+WINDOWED: frozenset[Indicator] = frozenset({success_rate, durations_within_timeout, database_growth})
+"""Indicators over a day or a week of history: an answer a minute old is as good as a fresh one,
+and on a large history they are most of the scorecard's cost (the dashboard keeps them a while)."""
+
+
+def scorecard(
+    store: Store, settings: Settings, now: datetime, *, kept: Mapping[Indicator, CheckResult] | None = None
+) -> list[CheckResult]:
+    """Every success indicator, in the seed's order; those in ``kept`` are taken from it, not computed."""
+    kept = kept or {}
+    return [kept[indicator] if indicator in kept else indicator(store, settings, now) for indicator in INDICATORS]
