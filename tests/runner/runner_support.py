@@ -9,16 +9,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from smartcron.clock import Clock
 from smartcron.config import Settings, load_settings
-from smartcron.domain.execution import Execution
+from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
+from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.task import Task, TaskSpec
 from smartcron.runner.engine import Engine
 from smartcron.store import Store, open_store
+from smartcron.store.executions import Finish, SlotClaim
 
 CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 SETTLE_SECONDS = 60.0  # a bound only a hang reaches; never a performance assertion
@@ -105,3 +107,13 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = SETTLE
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def failed_and_left(store: Store, task: Task, *, at: datetime) -> datetime:
+    """A run that failed and was recorded by a runner killed before its retry was due; its end."""
+    [row] = store.executions.claim([SlotClaim(task.id, at, Trigger.SCHEDULE)], node="gone", token="t", now=at)
+    store.executions.begin([row.id], node="gone", token="t", now=at, lease_until=at + timedelta(minutes=1))
+    ended = at + timedelta(seconds=1)
+    outcome = Outcome(ExecutionStatus.FAILED, ended, exit_code=1, error_category=ErrorCategory.RECOVERABLE)
+    store.executions.finish([Finish(row.id, task.id, outcome)], token="t")
+    return ended

@@ -6,15 +6,16 @@ import json
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.store import Store
 from tests.runner.runner_support import (
     add_task,
+    failed_and_left,
     home_store,
     runs_of,
     smartcron,
@@ -115,3 +116,19 @@ def test_a_tick_under_a_low_open_file_limit_runs_every_due_task_a_share_at_a_tim
     assert json.loads(done.stdout) == {"due": 30, "claimed": 30, "started": 30, "recovered": 0}
     assert all([r.status for r in runs_of(store, task)] == [ExecutionStatus.SUCCESS] for task in tasks)
     assert "the open-file limit allows 14 runs at once" in (home / "logs" / "master.log").read_text()
+
+
+def test_a_tick_runs_a_retry_that_a_killed_runner_owed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _, store = home_store(home)
+    now = datetime.now(UTC)
+    task = add_task(store, "flaky", ("true",), next_run_at=now + timedelta(hours=1), retries=1, retry_delay=30)
+    failed_and_left(store, task, at=now - timedelta(minutes=10))
+    tick = smartcron("tick", "--json", env=smartcron_env(home), cwd=tmp_path)
+    assert tick.wait(timeout=TICK_WAIT) == 0
+    report = json.loads((tmp_path / "smartcron.out").read_text())
+    assert report == {"due": 0, "claimed": 1, "started": 1, "recovered": 0}
+    assert [(r.attempt, r.trigger, r.status) for r in runs_of(store, task)] == [
+        (0, Trigger.SCHEDULE, ExecutionStatus.FAILED),
+        (1, Trigger.RETRY, ExecutionStatus.SUCCESS),
+    ]

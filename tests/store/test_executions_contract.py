@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Outcome
 from smartcron.domain.task import TaskSpec
 from smartcron.store import Store
@@ -17,9 +18,7 @@ LEASE = NOW + timedelta(minutes=1)
 
 
 def add_task(store: Store, name: str = "sync") -> int:
-    return store.tasks.add(
-        TaskSpec(name=name, command=("true",), schedule="* * * * *"), now=NOW, next_run_at=NOW
-    ).id
+    return store.tasks.add(TaskSpec(name=name, command=("true",), schedule="* * * * *"), now=NOW, next_run_at=NOW).id
 
 
 def test_racing_claimers_each_get_a_slot_exactly_once(store: Store) -> None:
@@ -128,3 +127,50 @@ def test_times_come_back_aware_utc_to_the_millisecond(store: Store) -> None:
     got = store.executions.get(row.id).scheduled_for
     assert got == when
     assert got.utcoffset() == timedelta(0)
+
+
+def test_unretried_failures_are_the_recoverable_failures_no_next_attempt_took_up(store: Store) -> None:
+    retried = store.tasks.add(
+        TaskSpec(name="retried", command=("true",), schedule="* * * * *", retries=2), now=NOW, next_run_at=NOW
+    ).id
+    spent = store.tasks.add(
+        TaskSpec(name="spent", command=("true",), schedule="* * * * *", retries=1), now=NOW, next_run_at=NOW
+    ).id
+    paused = store.tasks.add(
+        TaskSpec(name="paused", command=("true",), schedule="* * * * *", retries=2), now=NOW, next_run_at=NOW
+    ).id
+    store.tasks.set_flags("paused", now=NOW, paused=True)
+    slot = NOW - timedelta(minutes=10)
+    recoverable = Outcome(
+        ExecutionStatus.FAILED, NOW - timedelta(minutes=9), exit_code=1, error_category=ErrorCategory.RECOVERABLE
+    )
+
+    def ended(
+        task_id: int, at: datetime, outcome: Outcome, *, attempt: int = 0, trigger: Trigger = Trigger.SCHEDULE
+    ) -> int:
+        [row] = store.executions.claim([SlotClaim(task_id, at, trigger, attempt=attempt)], node="a", token="t", now=at)
+        store.executions.begin([row.id], node="a", token="t", now=at, lease_until=LEASE)
+        store.executions.finish([Finish(row.id, task_id, outcome)], token="t")
+        return row.id
+
+    owed = ended(retried, slot, recoverable)  # attempt 0 of 2 failed: attempt 1 is owed
+    taken_up = ended(retried, slot - timedelta(minutes=1), recoverable)
+    ended(retried, slot - timedelta(minutes=1), recoverable, attempt=1, trigger=Trigger.RETRY)  # ... and still owed
+    ended(retried, slot - timedelta(minutes=2), replace(recoverable, error_category=ErrorCategory.FATAL))
+    ended(
+        retried, slot - timedelta(minutes=3), replace(recoverable, status=ExecutionStatus.SUCCESS, error_category=None)
+    )
+    ended(retried, slot - timedelta(minutes=4), recoverable, trigger=Trigger.MANUAL)
+    old = NOW - timedelta(days=2)
+    ended(retried, old, replace(recoverable, finished_at=old + timedelta(seconds=5)))
+    ended(spent, slot, recoverable, attempt=1, trigger=Trigger.RETRY)  # its last attempt
+    ended(paused, slot, recoverable)
+
+    found = store.executions.unretried_failures(NOW - timedelta(days=1))
+
+    assert taken_up not in {x.id for x in found}
+    # Oldest first; these two finished at the same instant, so by id.
+    assert [(x.id == owed, x.task_name, x.attempt, x.trigger) for x in found] == [
+        (True, "retried", 0, Trigger.SCHEDULE),
+        (False, "retried", 1, Trigger.RETRY),
+    ]

@@ -66,11 +66,15 @@ def classify_exit(
     return Verdict(ExecutionStatus.FAILED, ErrorCategory.RECOVERABLE)
 
 
+def longest_retry_delay(failed_attempt: int, *, base: float, cap: float) -> float:
+    """The delay after attempt ``failed_attempt`` (0 = the first run) before jitter shortens it."""
+    exponent = min(failed_attempt, 62)  # 2**62 s is beyond any cap; keeps the float finite
+    return min(float(cap), float(base) * 2.0**exponent)
+
+
 def retry_delay(failed_attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
     """Seconds to wait after attempt ``failed_attempt`` (0 = the first run) failed."""
-    exponent = min(failed_attempt, 62)  # 2**62 s is beyond any cap; keeps the float finite
-    capped = min(float(cap), float(base) * 2.0**exponent)
-    return capped * (1.0 - JITTER * rng.random())
+    return longest_retry_delay(failed_attempt, base=base, cap=cap) * (1.0 - JITTER * rng.random())
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from smartcron.errors import StoreError
 from smartcron.runner.alert_hooks import AlertHook, AlertSender, run_health_checks
 from smartcron.runner.dbclock import DatabaseClock
 from smartcron.runner.engine import Engine
-from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.recovery import recall_owed_retries, reclaim_stale_nodes, recover_own_rows
 from smartcron.runner.tick import POLL_SECONDS
 from smartcron.runner.upkeep import heartbeat, maintain
 from smartcron.store import Store
@@ -123,6 +123,7 @@ class Daemon:
         heartbeat(engine, now)
         recover_own_rows(engine, now, startup=True)
         reclaim_stale_nodes(engine, now)
+        recall_owed_retries(engine, now, overdue=None)
         log.info("runner started on node %s", engine.node, extra={"node": engine.node, "action": "start"})
         if self._background:
             self._start_background()

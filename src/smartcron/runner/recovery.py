@@ -11,6 +11,10 @@ renewing it. For each ``running`` row:
   slot too, so another installation's process with the same id is left alone), killed, and the row
   is ``abandoned``.
 
+A runner killed while it waited to retry a failed run leaves the failed row and no row for the
+next attempt: :func:`recall_owed_retries` remembers such retries again, at a runner's start, and in
+every runner's upkeep once one is overdue (its own runner would have claimed it by then).
+
 ``scheduled`` rows the dead runner claimed but never started are judged like missed slots by the
 task's catch-up policy (``domain.planning.triage_waiting``): the ones to run stay and start as
 usual, the others become ``missed``. Rows of other nodes are ended only when the node's heartbeat
@@ -40,6 +44,11 @@ from smartcron.store.executions import Finish
 log = logging.getLogger(__name__)
 
 RUNNER_ROLES = ("runner", "tick")
+RETRY_LOOKBACK = timedelta(days=1)
+"""How far back failed runs are looked at for retries still owed: a retry whose runner died more
+than a day before its due time is not made up for."""
+OVERDUE_RETRY = timedelta(minutes=2)
+"""How long after its latest due time a retry counts as abandoned by the runner that owed it."""
 
 
 @dataclass(slots=True)
@@ -207,3 +216,21 @@ def _triage_waiting(engine: Engine, rows: Sequence[Execution], tasks: dict[int, 
     if finishes:
         engine.store.executions.finish(finishes, token=None)
     return len(finishes)
+
+
+def recall_owed_retries(engine: Engine, now: datetime, *, overdue: timedelta | None) -> int:
+    """Remember the retries owed for failed runs recorded earlier that no row has taken up yet
+    (``RetryBook.recall``): all of them (``overdue`` None: a daemon starting), or only those at least
+    ``overdue`` past their latest due time, at once. Returns how many were remembered."""
+    rows = engine.store.executions.unretried_failures(now - RETRY_LOOKBACK)
+    if not rows:
+        return 0
+    tasks = engine.store.tasks.by_ids(row.task_id for row in rows)
+    recalled = 0
+    for row in rows:
+        task = tasks.get(row.task_id)
+        if task is not None and task.active and engine.may_run_here(task):
+            recalled += engine.retries.recall(task, row, now=now, overdue=overdue)
+    if recalled:
+        log.info("remembered %d retry(ies) owed for runs recorded earlier", recalled, extra={"action": "retry"})
+    return recalled

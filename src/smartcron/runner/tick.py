@@ -20,7 +20,7 @@ from smartcron.clock import Clock
 from smartcron.config import Settings
 from smartcron.runner.alert_hooks import AlertSender
 from smartcron.runner.engine import Engine, PassReport
-from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries, reclaim_stale_nodes, recover_own_rows
 from smartcron.runner.upkeep import heartbeat, maintain
 from smartcron.store import Store
 
@@ -60,6 +60,7 @@ def run_tick(
         now = clock.now()
         heartbeat(engine, now)
         recovered = recover_own_rows(engine, now, startup=False).total + reclaim_stale_nodes(engine, now)
+        recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
         first: PassReport = engine.run_pass(now)
         started = first.started + supervise(engine, done=lambda: not engine.has_work(), heartbeat=True, stop=stop)
         if stop is not None and stop.is_set():

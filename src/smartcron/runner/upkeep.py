@@ -2,8 +2,8 @@
 
 Every ``runner_heartbeat_interval`` a runner writes its heartbeat (DESIGN 3.11), extends the
 leases of the rows it runs, kills any run whose row another node has ended meanwhile (it lost its
-lease: DESIGN 9, "a node that lost its lease kills its child and writes nothing"), and ends the rows
-of runners that died (``runner.recovery``).
+lease: DESIGN 9, "a node that lost its lease kills its child and writes nothing"), ends the rows
+of runners that died and takes up the retries they owed (``runner.recovery``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from smartcron import __version__
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.runner.engine import Engine
-from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries, reclaim_stale_nodes, recover_own_rows
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +61,4 @@ def maintain(engine: Engine, now: datetime, *, heartbeat_too: bool) -> None:
     renew_leases(engine, now)
     recover_own_rows(engine, now, startup=False)
     reclaim_stale_nodes(engine, now)
+    recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)

@@ -31,6 +31,7 @@ from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 
 LIVE = (ExecutionStatus.SCHEDULED.value, ExecutionStatus.RUNNING.value)
+FAILURES = tuple(status.value for status in ExecutionStatus if status.is_failure)
 # Spelled with literals, exactly as the partial index's WHERE: SQLite uses a partial index only when
 # the query repeats its condition, and bound parameters do not count.
 LIVE_ROWS = e.c.status.in_([literal_column(f"'{value}'") for value in LIVE])
@@ -385,6 +386,37 @@ class ExecutionRepository:
             query = query.where(e.c.status == status.value)
         if node is not None:
             query = query.where(e.c.node == node)
+        with self._engine.connect() as conn:
+            return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+    def unretried_failures(self, since: datetime) -> list[Execution]:
+        """Scheduled or retry runs that ended in a recoverable failure since ``since``, of an active
+        task that allows another attempt, with no row for their next attempt: the retries that may
+        still be owed. Oldest first."""
+        successor = e.alias("successor")
+        next_attempt = (
+            select(successor.c.id)
+            .where(
+                successor.c.task_id == e.c.task_id,
+                successor.c.scheduled_for == e.c.scheduled_for,
+                successor.c.attempt == e.c.attempt + 1,
+            )
+            .exists()
+        )
+        query = (
+            _with_task_name()
+            .where(
+                e.c.finished_at >= since,
+                e.c.status.in_(FAILURES),
+                e.c.error_category == ErrorCategory.RECOVERABLE.value,
+                e.c.trigger != Trigger.MANUAL.value,
+                e.c.attempt < t.c.retries,
+                t.c.enabled.is_(True),
+                t.c.paused.is_(False),
+                ~next_attempt,
+            )
+            .order_by(e.c.finished_at, e.c.id)
+        )
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 

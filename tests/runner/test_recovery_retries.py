@@ -1,0 +1,72 @@
+"""Retries a runner owed when it was killed: remembered again from the failed row that has no next attempt."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from smartcron.clock import FakeClock
+from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.retry import JITTER
+from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries
+from smartcron.store import Store
+from tests.conftest import utc
+from tests.runner.runner_support import add_task, failed_and_left, running_engine, runs_of, settings_for, settle
+
+T0 = utc(2026, 3, 1, 10)
+DELAY = 30
+
+
+def test_a_starting_runner_remembers_a_retry_owed_and_runs_it_when_due(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    task = add_task(store, "flaky", ("true",), next_run_at=T0 + timedelta(hours=1), retries=2, retry_delay=DELAY)
+    ended = failed_and_left(store, task, at=T0)
+    clock = FakeClock(ended + timedelta(seconds=5))
+    with running_engine(settings, store, clock, role="runner") as engine:
+        assert recall_owed_retries(engine, clock.now(), overdue=None) == 1
+        assert recall_owed_retries(engine, clock.now(), overdue=None) == 0, "remembered once"
+        due = engine.next_retry_at()
+        assert due is not None
+        assert ended + timedelta(seconds=DELAY * (1 - JITTER)) <= due <= ended + timedelta(seconds=DELAY)
+        assert engine.run_pass(clock.now(), plan=False).started == 0, "not before it is due"
+        clock.set(due)
+        assert engine.run_pass(clock.now(), plan=False).started == 1
+        settle(engine)
+        assert recall_owed_retries(engine, clock.now(), overdue=None) == 0, "its row exists now"
+    first, retry = runs_of(store, task)
+    assert (retry.trigger, retry.attempt, retry.retry_of, retry.status) == (
+        Trigger.RETRY, 1, first.id, ExecutionStatus.SUCCESS,
+    )  # fmt: skip
+
+
+def test_upkeep_takes_up_a_retry_only_once_it_is_overdue_and_runs_it_at_once(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    task = add_task(store, "flaky", ("true",), next_run_at=T0 + timedelta(hours=1), retries=2, retry_delay=DELAY)
+    ended = failed_and_left(store, task, at=T0)
+    latest_due = ended + timedelta(seconds=DELAY)
+    clock = FakeClock(latest_due + OVERDUE_RETRY - timedelta(seconds=1))
+    with running_engine(settings, store, clock) as engine:
+        assert recall_owed_retries(engine, clock.now(), overdue=OVERDUE_RETRY) == 0, "its runner may still run it"
+        clock.advance(1)
+        assert recall_owed_retries(engine, clock.now(), overdue=OVERDUE_RETRY) == 1
+        assert engine.next_retry_at() == clock.now()
+        assert engine.run_pass(clock.now(), plan=False).started == 1
+        settle(engine)
+    assert [(r.attempt, r.status) for r in runs_of(store, task)] == [
+        (0, ExecutionStatus.FAILED),
+        (1, ExecutionStatus.SUCCESS),
+    ]
+
+
+def test_no_retry_is_recalled_for_a_paused_task_or_one_whose_attempts_are_spent(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    later = T0 + timedelta(hours=1)
+    paused = add_task(store, "paused", ("true",), next_run_at=later, retries=2, retry_delay=DELAY)
+    store.tasks.set_flags("paused", now=T0, paused=True)
+    spent = add_task(store, "spent", ("true",), next_run_at=later, retries=0, retry_delay=DELAY)
+    failed_and_left(store, paused, at=T0)
+    failed_and_left(store, spent, at=T0)
+    clock = FakeClock(T0 + timedelta(hours=1))
+    with running_engine(settings, store, clock, role="runner") as engine:
+        assert recall_owed_retries(engine, clock.now(), overdue=None) == 0
+        assert engine.next_retry_at() is None
