@@ -70,10 +70,30 @@ def test_apply_is_all_or_nothing(store: Store) -> None:
         TaskChange("update", spec("kept", timeout=60)),
         TaskChange("add", spec("kept")),  # duplicate: the whole batch must roll back
     ]
-    with pytest.raises(TaskSpecError):
+    with pytest.raises(TaskSpecError, match="task 'kept', field 'name'"):
         store.tasks.apply(changes, now=NOW)
     assert [t.name for t in store.tasks.list()] == ["kept"]
     assert store.tasks.get("kept").spec.timeout == 300
+
+
+def test_apply_adds_many_tasks_at_once_and_a_name_removed_may_be_added_again(store: Store) -> None:
+    store.tasks.add(spec("renewed", timeout=10), now=NOW, next_run_at=NOW)
+    store.tasks.add(spec("updated", timeout=10), now=NOW, next_run_at=NOW)
+    later = NOW + timedelta(hours=1)
+    changes = [TaskChange("add", spec(f"bulk{i:03d}", timeout=i + 1), next_run_at=later) for i in range(300)]
+    changes += [
+        TaskChange("add", spec("renewed", timeout=99), next_run_at=later, builtin=True),
+        TaskChange("update", spec("updated", timeout=42), next_run_at=later),
+        TaskChange("remove", spec("renewed")),
+    ]
+    store.tasks.apply(changes, now=NOW)
+
+    tasks = {task.name: task for task in store.tasks.list()}
+    assert len(tasks) == 302
+    assert [tasks[f"bulk{i:03d}"].spec.timeout for i in range(300)] == list(range(1, 301))
+    assert {tasks[f"bulk{i:03d}"].next_run_at for i in range(300)} == {later}
+    assert (tasks["renewed"].spec.timeout, tasks["renewed"].builtin) == (99, True)
+    assert (tasks["updated"].spec.timeout, tasks["updated"].next_run_at) == (42, later)
 
 
 def test_due_returns_only_active_tasks_whose_slot_has_come(store: Store) -> None:

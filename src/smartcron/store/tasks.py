@@ -124,6 +124,10 @@ class TaskState:
         return self.enabled and not self.paused
 
 
+def _new_row(spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool) -> dict[str, Any]:
+    return spec_to_row(spec) | {"builtin": builtin, "next_run_at": next_run_at, "created_at": now, "updated_at": now}
+
+
 TaskList = list[Task]
 TaskStates = list[TaskState]
 
@@ -151,17 +155,25 @@ class TaskRepository:
     def _insert(
         self, conn: Connection, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool
     ) -> None:
-        values = spec_to_row(spec) | {
-            "builtin": builtin,
-            "next_run_at": next_run_at,
-            "created_at": now,
-            "updated_at": now,
-        }
         try:
             with conn.begin_nested():
-                conn.execute(insert(t).values(**values))
+                conn.execute(insert(t), [_new_row(spec, now=now, next_run_at=next_run_at, builtin=builtin)])
         except IntegrityError:
             raise TaskSpecError("a task with this name already exists", task=spec.name, field="name") from None
+
+    def _insert_all(self, conn: Connection, adds: Sequence[TaskChange], *, now: datetime) -> None:
+        """One statement for many new tasks (10,000 took 15-20 s one by one); when one of them
+        exists already, each again on its own, to say which."""
+        if not adds:
+            return
+        rows = [_new_row(c.spec, now=now, next_run_at=c.next_run_at, builtin=c.builtin) for c in adds]
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(t), rows)
+        except IntegrityError:
+            for change in adds:
+                self._insert(conn, change.spec, now=now, next_run_at=change.next_run_at, builtin=change.builtin)
+            raise  # not reached unless the conflict went away meanwhile: still no partial change
 
     def update(
         self, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, audit: Sequence[AuditRecord] = ()
@@ -186,18 +198,20 @@ class TaskRepository:
                 insert_records(conn, audit, now=now)
 
     def apply(self, changes: Sequence[TaskChange], *, now: datetime, audit: Sequence[AuditRecord] = ()) -> None:
-        """Apply every change, and write their audit entries, or none."""
+        """Apply every change, and write their audit entries, or none. Removals go first (a name
+        removed may be added again), then additions, then updates."""
+        by_action: dict[str, list[TaskChange]] = {"remove": [], "add": [], "update": []}
+        for change in changes:
+            if change.action not in by_action:
+                raise ValueError(f"unknown change {change.action!r}")
+            by_action[change.action].append(change)
         with self._engine.begin() as conn:
             insert_records(conn, audit, now=now)
-            for change in changes:
-                if change.action == "add":
-                    self._insert(conn, change.spec, now=now, next_run_at=change.next_run_at, builtin=change.builtin)
-                elif change.action == "update":
-                    self._update(conn, change.spec, now=now, next_run_at=change.next_run_at)
-                elif change.action == "remove":
-                    conn.execute(delete(t).where(t.c.name == change.spec.name))
-                else:
-                    raise ValueError(f"unknown change {change.action!r}")
+            if by_action["remove"]:
+                conn.execute(delete(t).where(t.c.name.in_([c.spec.name for c in by_action["remove"]])))
+            self._insert_all(conn, by_action["add"], now=now)
+            for change in by_action["update"]:
+                self._update(conn, change.spec, now=now, next_run_at=change.next_run_at)
 
     def get(self, name: str) -> Task:
         with self._engine.connect() as conn:
