@@ -51,18 +51,7 @@ class RetryBook:
 
     def consider(self, task: Task, execution: Execution, outcome: Outcome) -> RetryPlan | None:
         """Remember the next attempt of a finished run if its policy gives it one."""
-        spec = task.spec
-        plan = decide_retry(
-            status=outcome.status,
-            category=outcome.error_category,
-            trigger=execution.trigger,
-            attempt=execution.attempt,
-            retries=spec.retries,
-            base_delay=spec.retry_delay,
-            max_delay=spec.retry_max_delay,
-            finished_at=outcome.finished_at,
-            rng=self._rng,
-        )
+        plan = self._plan(task, execution, outcome)
         if plan is not None:
             self._remember(task, execution, plan.attempt, plan.due_at)
         return plan
@@ -73,27 +62,32 @@ class RetryBook:
         only if the retry's latest due time is at least that far past (its own runner should have
         claimed it by then), and then it is due at once. True when it was remembered."""
         assert execution.finished_at is not None
-        spec = task.spec
-        plan = decide_retry(
-            status=execution.status,
-            category=execution.error_category,
-            trigger=execution.trigger,
-            attempt=execution.attempt,
-            retries=spec.retries,
-            base_delay=spec.retry_delay,
-            max_delay=spec.retry_max_delay,
-            finished_at=execution.finished_at,
-            rng=self._rng,
-        )
+        ended = Outcome(execution.status, execution.finished_at, error_category=execution.error_category)
+        plan = self._plan(task, execution, ended)
         if plan is None:
             return False
         due_at = plan.due_at
         if overdue is not None:
+            spec = task.spec
             longest = longest_retry_delay(execution.attempt, base=spec.retry_delay, cap=spec.retry_max_delay)
             if execution.finished_at + timedelta(seconds=longest) + overdue > now:
                 return False
             due_at = now
         return self._remember(task, execution, plan.attempt, due_at)
+
+    def _plan(self, task: Task, execution: Execution, outcome: Outcome) -> RetryPlan | None:
+        spec = task.spec
+        return decide_retry(
+            status=outcome.status,
+            category=outcome.error_category,
+            trigger=execution.trigger,
+            attempt=execution.attempt,
+            retries=spec.retries,
+            base_delay=spec.retry_delay,
+            max_delay=spec.retry_max_delay,
+            finished_at=outcome.finished_at,
+            rng=self._rng,
+        )
 
     def _remember(self, task: Task, execution: Execution, attempt: int, due_at: datetime) -> bool:
         retry = PendingRetry(due_at, task.id, execution.scheduled_for, attempt, execution.retry_of or execution.id)
