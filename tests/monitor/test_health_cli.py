@@ -11,6 +11,7 @@ from typing import Any
 
 from smartcron.clock import utcnow
 from smartcron.config import Settings
+from smartcron.domain.task import TaskSpec
 from smartcron.services.setup import initialise
 from smartcron.store import open_store
 from tests.alerts.conftest import SmtpServer, smtp  # noqa: F401  (fixture)
@@ -66,11 +67,18 @@ def test_health_exits_1_while_no_runner_reports_and_0_once_one_does(settings: Se
 def test_health_prints_warnings_as_a_table_and_still_exits_0(settings: Settings) -> None:
     initialise(settings)
     beat(settings)
+    store = open_store(settings)
+    try:
+        spec = TaskSpec(name="switched_off", command=("true",), schedule="* * * * *", enabled=False)
+        store.tasks.add(spec, now=utcnow(), next_run_at=None)
+    finally:
+        store.close()
 
     done = smartcron("health")
 
     assert done.returncode == 0, done.stderr
-    assert "WARN" in done.stdout and "health_every_5_minutes" in done.stdout
+    [line] = [line for line in done.stdout.splitlines() if "tasks_enabled" in line]
+    assert line.startswith("WARN") and "disabled: switched_off" in line
     assert done.stdout.rstrip().endswith("worst: warn")
 
 

@@ -128,6 +128,22 @@ def test_health_every_five_minutes_needs_runs_covering_the_whole_hour(store: Sto
     assert (gap.status, gap.value) == (CheckStatus.WARN, 10.0)
 
 
+def test_health_every_five_minutes_on_a_new_installation_counts_from_its_first_health_run(
+    store: Store, settings: Settings
+) -> None:
+    assert sc.health_every_five_minutes(store, settings, NOW).status is CheckStatus.WARN  # none ever ran
+    record(store, NOW - timedelta(minutes=12), ok("database"))
+    record(store, NOW - timedelta(minutes=7), ok("database"))
+    record(store, NOW - timedelta(minutes=2), ok("database"))
+
+    young = sc.health_every_five_minutes(store, settings, NOW)
+    stalled = sc.health_every_five_minutes(store, settings, NOW + timedelta(minutes=10))
+
+    assert (young.status, young.value) == (CheckStatus.OK, 5.0)
+    assert young.message == "3 health runs since the first one 12 min ago, never more than 5 min apart"
+    assert (stalled.status, stalled.value) == (CheckStatus.WARN, 12.0)
+
+
 def test_runner_every_minute_reads_the_heartbeat_ages_health_recorded(store: Store, settings: Settings) -> None:
     for minute, age in [(50, 12.0), (25, 48.0), (0, 30.0)]:
         record(store, NOW - timedelta(minutes=minute), ok("runner_heartbeat", age))

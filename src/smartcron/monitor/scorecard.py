@@ -60,19 +60,26 @@ def runner_every_minute(store: Store, settings: Settings, now: datetime) -> Chec
 
 
 def health_every_five_minutes(store: Store, settings: Settings, now: datetime) -> CheckResult:
-    """The longest gap between health runs over the last hour (value, minutes)."""
+    """The longest gap between health runs over the last hour (value, minutes). When the first
+    health run ever was within the hour (a new installation), the hour starts with it."""
     name = "health_every_5_minutes"
     times = store.health.run_times(now - HOUR)
-    points = [now - HOUR, *times, now]
+    young = bool(times) and store.health.last_run_before(now - HOUR) is None
+    since = f"since the first one {_minutes(now - times[0]):g} min ago" if young else "in the last hour"
+    points = [*times, now] if young else [now - HOUR, *times, now]
     gap = max(later - earlier for earlier, later in itertools.pairwise(points))
-    minutes = round(gap.total_seconds() / 60, 1)
+    minutes = _minutes(gap)
     return _warn_or_ok(
         gap <= HEALTH_INTERVAL + HEALTH_SLACK,
         minutes,
         name,
-        f"{len(times)} health runs in the last hour, never more than {minutes:g} min apart",
-        f"health runs were up to {minutes:g} min apart over the last hour ({len(times)} runs)",
+        f"{len(times)} health runs {since}, never more than {minutes:g} min apart",
+        f"health runs were up to {minutes:g} min apart {since} ({len(times)} runs)",
     )
+
+
+def _minutes(span: timedelta) -> float:
+    return round(span.total_seconds() / 60, 1)
 
 
 def tasks_enabled(store: Store, settings: Settings, now: datetime) -> CheckResult:

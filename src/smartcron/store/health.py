@@ -127,6 +127,12 @@ class HealthRepository:
         with self._engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
 
+    def last_run_before(self, at: datetime) -> datetime | None:
+        """When the newest health run before ``at`` happened; None when none did."""
+        with self._engine.connect() as conn:
+            found: datetime | None = conn.execute(select(func.max(h.c.at)).where(h.c.at < at)).scalar_one()
+            return found
+
     def delete_before(self, cutoff: datetime, *, chunk: int = DEFAULT_CHUNK) -> int:
         """Delete up to ``chunk`` results older than ``cutoff``; returns how many."""
         return delete_chunk(self._engine, h, h.c.at < cutoff, chunk=chunk)
