@@ -64,7 +64,7 @@ def create_app(
     app.state.store = the_store
     app.state.clock = the_clock
     app.state.login_limiter = LoginRateLimiter(the_clock)
-    app.state.templates = make_templates()
+    app.state.templates = make_templates(settings.tzinfo)
     app.state.metrics = MetricsExposition(the_store, the_clock)
     app.state.activity = ActivityCache(the_store, the_clock)
     app.state.scorecard = ScorecardCache(the_store, settings, the_clock)

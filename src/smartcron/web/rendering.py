@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -31,10 +32,12 @@ STATUS_CLASS = {
 }
 
 
-def format_time(value: datetime | None) -> str:
+def format_time(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """A moment in the installation's time zone (``timezone`` setting), with the zone's abbreviation:
+    the dashboard, the CLI and the alert mails give the same clock time."""
     if value is None:
         return "-"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def format_duration(ms: float | None) -> str:
@@ -62,7 +65,7 @@ def _inert_output(value: Any) -> Any:
     return value
 
 
-def make_templates() -> Jinja2Templates:
+def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
     env = Environment(
         finalize=_inert_output,
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -72,7 +75,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(
-        time=format_time,
+        time=partial(format_time, zone=zone),
         duration=format_duration,
         percent=format_percent,
         inert=make_inert,
