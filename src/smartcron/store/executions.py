@@ -15,117 +15,31 @@ Concurrency contract:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, literal_column, select, update
-from sqlalchemy.engine import Connection, Engine, RowMapping
-from sqlalchemy.sql import Select
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
-from smartcron.domain.execution import Execution, Outcome
+from smartcron.domain.execution import Execution
 from smartcron.errors import NotFoundError, StoreError
 from smartcron.store.engine import write_transaction
+from smartcron.store.execution_rows import (
+    FAILURES,
+    LIVE,
+    LIVE_ROWS,
+    Finish,
+    SlotClaim,
+    Start,
+    outcome_values,
+    row_to_execution,
+    with_task_name,
+)
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 
-LIVE = (ExecutionStatus.SCHEDULED.value, ExecutionStatus.RUNNING.value)
-FAILURES = tuple(status.value for status in ExecutionStatus if status.is_failure)
-# Spelled with literals, exactly as the partial index's WHERE: SQLite uses a partial index only when
-# the query repeats its condition, and bound parameters do not count.
-LIVE_ROWS = e.c.status.in_([literal_column(f"'{value}'") for value in LIVE])
-
-
-@dataclass(frozen=True, slots=True)
-class SlotClaim:
-    """A row to insert for (task, slot, attempt). ``status`` is ``scheduled`` for a run to start,
-    or a final status (``missed``, ``skipped``) for a slot that is only recorded."""
-
-    task_id: int
-    scheduled_for: datetime
-    trigger: Trigger
-    status: ExecutionStatus = ExecutionStatus.SCHEDULED
-    attempt: int = 0
-    reason: str | None = None
-    retry_of: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    execution_id: int
-    task_id: int
-    started_at: datetime
-    pid: int
-    pgid: int
-    proc_start: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    execution_id: int
-    task_id: int
-    outcome: Outcome
-
-
-def row_to_execution(row: RowMapping) -> Execution:
-    return Execution(
-        id=int(row["id"]),
-        task_id=int(row["task_id"]),
-        task_name=row["task_name"],
-        scheduled_for=row["scheduled_for"],
-        attempt=int(row["attempt"]),
-        trigger=Trigger(row["trigger"]),
-        status=ExecutionStatus(row["status"]),
-        reason=row["reason"],
-        exit_code=row["exit_code"],
-        signal=row["signal"],
-        error_category=ErrorCategory(row["error_category"]) if row["error_category"] else None,
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        duration_ms=row["duration_ms"],
-        cpu_user_ms=row["cpu_user_ms"],
-        cpu_sys_ms=row["cpu_sys_ms"],
-        max_rss_kb=row["max_rss_kb"],
-        output=row["output"],
-        output_bytes=row["output_bytes"],
-        truncated=bool(row["truncated"]),
-        pid=row["pid"],
-        pgid=row["pgid"],
-        proc_start=row["proc_start"],
-        node=row["node"],
-        lease_token=row["lease_token"],
-        lease_expires_at=row["lease_expires_at"],
-        retry_of=row["retry_of"],
-    )
-
-
-def _with_task_name() -> Select[Any]:
-    return select(e, t.c.name.label("task_name")).join(t, t.c.id == e.c.task_id)
-
-
-def _outcome_values(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "status": outcome.status.value,
-        "finished_at": outcome.finished_at,
-        "exit_code": outcome.exit_code,
-        "signal": outcome.signal,
-        "reason": outcome.reason,
-        "error_category": outcome.error_category.value if outcome.error_category else None,
-        "duration_ms": outcome.duration_ms,
-        "cpu_user_ms": outcome.cpu_user_ms,
-        "cpu_sys_ms": outcome.cpu_sys_ms,
-        "max_rss_kb": outcome.max_rss_kb,
-        "output": outcome.output,
-        "output_bytes": outcome.output_bytes,
-        "truncated": outcome.truncated or None,
-        # The run is over: supervision fields only mattered while it was alive.
-        "pgid": None,
-        "proc_start": None,
-        "lease_token": None,
-        "lease_expires_at": None,
-    }
-
+__all__ = ["LIVE", "ExecutionList", "ExecutionRepository", "Finish", "SlotClaim", "Start", "row_to_execution"]
 
 ExecutionList = list[Execution]
 
@@ -181,7 +95,7 @@ class ExecutionRepository:
             self._insert_ignore(conn, rows)
             won = [
                 row_to_execution(r)
-                for r in conn.execute(_with_task_name().where(e.c.lease_token == token).order_by(e.c.id)).mappings()
+                for r in conn.execute(with_task_name().where(e.c.lease_token == token).order_by(e.c.id)).mappings()
             ]
             final_ids = [x.id for x in won if x.status.is_final]
             if final_ids:
@@ -217,7 +131,7 @@ class ExecutionRepository:
     def pending(self, *, node: str | None = None, limit: int = 1000) -> list[Execution]:
         """``scheduled`` rows, oldest first: queued manual runs and claimed slots not yet started."""
         query = (
-            _with_task_name()
+            with_task_name()
             .where(LIVE_ROWS, e.c.status == ExecutionStatus.SCHEDULED.value)
             .order_by(e.c.scheduled_for, e.c.id)
             .limit(limit)
@@ -317,9 +231,9 @@ class ExecutionRepository:
             todo = list({f.execution_id: f for f in finishes if f.execution_id in still_live}.values())
             if todo:
                 outcome = update(e).where(e.c.id == bindparam("b_id"), LIVE_ROWS)
-                columns = list(_outcome_values(todo[0].outcome))
+                columns = list(outcome_values(todo[0].outcome))
                 rows = [
-                    {"b_id": f.execution_id, **{f"b_{k}": v for k, v in _outcome_values(f.outcome).items()}}
+                    {"b_id": f.execution_id, **{f"b_{k}": v for k, v in outcome_values(f.outcome).items()}}
                     for f in todo
                 ]
                 moved = conn.execute(outcome.values({k: bindparam(f"b_{k}") for k in columns}), rows).rowcount
@@ -374,14 +288,14 @@ class ExecutionRepository:
 
     def get(self, execution_id: int) -> Execution:
         with self._engine.connect() as conn:
-            row = conn.execute(_with_task_name().where(e.c.id == execution_id)).mappings().first()
+            row = conn.execute(with_task_name().where(e.c.id == execution_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no execution with id {execution_id}")
         return row_to_execution(row)
 
     def live(self, *, node: str | None = None, status: ExecutionStatus | None = None) -> list[Execution]:
         """Rows still ``scheduled`` or ``running`` (optionally of one node or one status)."""
-        query = _with_task_name().where(LIVE_ROWS).order_by(e.c.id)
+        query = with_task_name().where(LIVE_ROWS).order_by(e.c.id)
         if status is not None:
             query = query.where(e.c.status == status.value)
         if node is not None:
@@ -404,7 +318,7 @@ class ExecutionRepository:
             .exists()
         )
         query = (
-            _with_task_name()
+            with_task_name()
             .where(
                 e.c.finished_at >= since,
                 e.c.status.in_(FAILURES),
@@ -434,7 +348,7 @@ class ExecutionRepository:
         before_id: int | None = None,
     ) -> list[Execution]:
         """Newest first."""
-        query = _with_task_name().order_by(e.c.id.desc()).limit(limit)
+        query = with_task_name().order_by(e.c.id.desc()).limit(limit)
         if task_id is not None:
             query = query.where(e.c.task_id == task_id)
         if status is not None:
@@ -445,9 +359,7 @@ class ExecutionRepository:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
     def for_slot(self, task_id: int, scheduled_for: datetime) -> ExecutionList:
-        query = (
-            _with_task_name().where(e.c.task_id == task_id, e.c.scheduled_for == scheduled_for).order_by(e.c.attempt)
-        )
+        query = with_task_name().where(e.c.task_id == task_id, e.c.scheduled_for == scheduled_for).order_by(e.c.attempt)
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
