@@ -112,6 +112,24 @@ def test_a_runs_log_is_read_from_its_task_log_between_headers(
     assert "line B" in client.get(f"/partials/executions/{second}/log").text
 
 
+def test_a_line_of_output_that_looks_like_a_header_does_not_end_the_runs_log(
+    viewer: tuple[TestClient, str], web_store: Store, log_dir: Path
+) -> None:
+    client, _ = viewer
+    task_id = add_task(web_store, "report", category="bank")
+    run = _finished_run(web_store, task_id, 0, ExecutionStatus.SUCCESS, output="tail")
+    (log_dir / "tasks").mkdir(parents=True, exist_ok=True)
+    (log_dir / "tasks" / "bank_report.log").write_text(
+        f"=== 2026-03-01T11:00:00+00:00 report execution {run} attempt 0 (schedule) ===\n"
+        "=== execution summary ===\nrows: 12\n"
+    )
+
+    answer = client.get(f"/api/v1/executions/{run}/log").json()
+
+    assert answer["found"] is True
+    assert answer["text"] == "=== execution summary ===\nrows: 12\n"
+
+
 def test_a_run_without_a_log_entry_shows_its_stored_tail(viewer: tuple[TestClient, str], web_store: Store) -> None:
     client, _ = viewer
     task_id = add_task(web_store, "nightly")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO, cast
 
@@ -31,8 +31,15 @@ def header_pattern(task_name: str, execution_id: int | None = None) -> re.Patter
 
 
 def log_files(log_dir: str | Path, category: str, name: str) -> list[Path]:
-    """The task's current log, then its rotated copies, newest first."""
+    """The task's current log, then its rotated copies, newest first; none when the task's name or
+    category would put them outside ``<logs>/tasks`` (both are slugs; a row written around the
+    registry might hold anything)."""
     current = task_log_path(log_dir, category, name)
+    try:
+        if current.resolve().parent != (Path(log_dir) / "tasks").resolve():
+            return []
+    except OSError:
+        return []
     rotated = [p for p in current.parent.glob(f"{glob_escape(current.name)}.*") if p.is_file()]
     rotated.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return ([current] if current.is_file() else []) + rotated
@@ -48,6 +55,15 @@ def _open(path: Path) -> IO[bytes]:
 
 def read_run_output(log_dir: str | Path, *, category: str, name: str, execution_id: int) -> Iterator[bytes] | None:
     """The lines run ``execution_id`` wrote (header excluded), or None when no log holds it."""
+    found = locate_run_output(log_dir, category=category, name=name, execution_id=execution_id)
+    return found[1] if found else None
+
+
+def locate_run_output(
+    log_dir: str | Path, *, category: str, name: str, execution_id: int
+) -> tuple[Path, Generator[bytes, None, None]] | None:
+    """The log file that holds run ``execution_id`` and the lines the run wrote there (header
+    excluded), or None when no log holds it. Close the iterator, or read it to the end."""
     mine = header_pattern(name, execution_id)
     for path in log_files(log_dir, category, name):
         try:
@@ -59,12 +75,12 @@ def read_run_output(log_dir: str | Path, *, category: str, name: str, execution_
         except (OSError, EOFError, gzip.BadGzipFile):
             found = False
         if found:
-            return _until_next_header(handle, header_pattern(name))
+            return path, _until_next_header(handle, header_pattern(name))
         handle.close()
     return None
 
 
-def _until_next_header(handle: IO[bytes], any_header: re.Pattern[bytes]) -> Iterator[bytes]:
+def _until_next_header(handle: IO[bytes], any_header: re.Pattern[bytes]) -> Generator[bytes, None, None]:
     with handle:
         for line in handle:
             if any_header.match(line):
