@@ -41,7 +41,10 @@ class Settings:
     database_url: str = field(default="", metadata=_meta("SQLAlchemy URL of the store"))
     # [runner]
     runner_heartbeat_interval: float = field(default=10.0, metadata=_meta("seconds", minimum=0.1, maximum=60))
-    runner_max_parallel: int = field(default=256, metadata=_meta("running tasks at once", minimum=1, maximum=10000))
+    runner_max_parallel: int = field(
+        default=256,
+        metadata=_meta("running tasks at once (at most (ulimit -n - 256) / 3)", minimum=1, maximum=10000),
+    )
     runner_output_preview_kb: int = field(default=64, metadata=_meta("tail kept in the row", minimum=0, maximum=1024))
     runner_shutdown_grace: float = field(default=30.0, metadata=_meta("seconds on stop", minimum=0, maximum=3600))
     runner_max_missed_rows: int = field(

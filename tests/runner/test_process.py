@@ -208,12 +208,15 @@ def test_processes_of_a_batch_whose_end_fails_are_still_watched_and_reported(
     assert harness.supervisor.wait_idle(timeout=10)
 
 
-def test_the_supervisor_takes_the_hard_open_file_limit_and_sizes_its_runs_by_it(harness: SupervisorHarness) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+def test_the_supervisor_sizes_its_runs_by_the_open_file_limit_and_leaves_the_limit_alone(
+    harness: SupervisorHarness,
+) -> None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = soft if soft != resource.RLIM_INFINITY else 1 << 20
 
-    assert soft == hard
-    limit = hard if hard != resource.RLIM_INFINITY else 1 << 20
     assert harness.supervisor.max_runs == (limit - FILES_KEPT) // FILES_PER_RUN
+    result = harness.run(PYTHON, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    assert result.output == f"{soft}\n", "a task inherits the runner's own limit"
 
 
 def test_an_execution_id_cannot_run_twice_at_once(harness: SupervisorHarness) -> None:

@@ -115,7 +115,7 @@ def test_a_tick_under_a_low_open_file_limit_runs_every_due_task_a_share_at_a_tim
     assert done.returncode == 0, done.stderr.decode()
     assert json.loads(done.stdout) == {"due": 30, "claimed": 30, "started": 30, "recovered": 0}
     assert all([r.status for r in runs_of(store, task)] == [ExecutionStatus.SUCCESS] for task in tasks)
-    assert "the open-file limit allows 14 runs at once" in (home / "logs" / "master.log").read_text()
+    assert "the open-file limit (ulimit -n 300) allows 14 runs at once" in (home / "logs" / "master.log").read_text()
 
 
 def test_a_tick_runs_a_retry_that_a_killed_runner_owed(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
 from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
-from smartcron.runner.process import ProcessResult, SpawnBatch, Spawned, Supervisor
+from smartcron.runner.process import ProcessResult, SpawnBatch, Spawned, Supervisor, open_file_limit
 from smartcron.runner.procinfo import kill_group
 from smartcron.runner.recorder import Record, Recorder
 from smartcron.runner.retries import RetryBook
@@ -138,8 +138,9 @@ class Engine:
         self.recorder.start()
         if self.max_parallel < self.settings.runner_max_parallel:
             log.warning(
-                "runner.max_parallel is %d, but the open-file limit allows %d runs at once; running at most %d",
-                self.settings.runner_max_parallel, self.max_parallel, self.max_parallel,
+                "runner.max_parallel is %d, but the open-file limit (ulimit -n %d) allows %d runs at once; "
+                "running at most %d (raise LimitNOFILE or ulimit -n for more)",
+                self.settings.runner_max_parallel, open_file_limit(), self.max_parallel, self.max_parallel,
                 extra={"action": "start"},
             )  # fmt: skip
 

@@ -45,15 +45,12 @@ FILES_KEPT = 256
 group being ended (one pidfd each), ``/proc`` reads."""
 
 
-def raise_open_file_limit() -> int:
-    """Raise this process's soft limit on open files to the hard one; the soft limit after."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard and soft != resource.RLIM_INFINITY:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):  # a container may refuse; the soft limit stays
-            pass
+def open_file_limit() -> int:
+    """This process's soft limit on open files. Not raised here: task processes inherit it, and
+    many programs misbehave with a huge one (they loop over every possible descriptor, or use
+    ``select``); whoever wants more runs at once raises it for the runner (``LimitNOFILE=`` in
+    the systemd unit, ``ulimit -n``)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
@@ -133,7 +130,7 @@ class Supervisor:
                 raise RuntimeError("the supervisor was already started")
             self._accepting = True
             self._thread = threading.Thread(target=self._loop, name="smartcron-supervisor", daemon=True)
-        self.max_runs = max(1, (raise_open_file_limit() - FILES_KEPT) // FILES_PER_RUN)
+        self.max_runs = max(1, (open_file_limit() - FILES_KEPT) // FILES_PER_RUN)
         close_inherited_descriptors()
         self._thread.start()
 
