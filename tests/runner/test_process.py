@@ -147,6 +147,19 @@ def test_peak_memory_and_cpu_time_come_from_the_kernel(harness: SupervisorHarnes
     assert result.cpu_sys_ms is not None
 
 
+def test_a_task_smaller_than_the_runner_has_no_peak_memory_rather_than_the_runners(
+    harness: SupervisorHarness,
+) -> None:
+    # The kernel reports max(the task's peak, the runner's peak at spawn) for a vfork child.
+    runner_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert runner_peak_kb > 20 * 1024, "this test needs a runner bigger than `true`"
+
+    result = harness.run("true")
+
+    assert result.exit_code == 0
+    assert result.max_rss_kb is None
+
+
 def test_times_and_duration_are_reported(harness: SupervisorHarness) -> None:
     spec, spawned = harness.spawn("sleep 0.2", shell=True)
     result = harness.result(spec.execution_id)

@@ -162,6 +162,7 @@ class Supervisor:
         """Launch the process; what could not start is reported (a Spawned with pid 0 returned)."""
         self._reserve(spec.execution_id)
         started_at, started_mono = self._clock.now(), self._clock.monotonic()
+        spawner_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
             launched = launch(spec)
         except BaseException:
@@ -185,6 +186,7 @@ class Supervisor:
             popen=launched.popen,
             pipe_fd=launched.pipe_fd,
             output=launched.output,
+            spawner_peak_kb=spawner_peak_kb,
         )
 
     def _complete(self, runs: list[SupervisedRun]) -> list[Spawned]:

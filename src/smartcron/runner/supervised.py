@@ -19,6 +19,10 @@ class Deadline(Enum):
     GIVE_UP = "give up"  # SIGKILL did not end it (stuck in the kernel): report anyway
 
 
+PEAK_MARGIN_KB = 1024
+"""A task's peak must be this much above the runner's peak at spawn time to count as its own."""
+
+
 @dataclass(slots=True, eq=False)
 class SupervisedRun:
     execution_id: int
@@ -50,13 +54,16 @@ class SupervisedRun:
     cpu_user_ms: int | None = None
     cpu_sys_ms: int | None = None
     max_rss_kb: int | None = None
+    spawner_peak_kb: int = 0  # the runner's own peak RSS just before the spawn (see record_exit)
 
     def record_exit(self, status: int | None, usage: resource.struct_rusage | None) -> None:
         """Keep the leader's wait status and its rusage (which includes reaped descendants).
 
         ``ru_maxrss`` is the larger of the task's own peak and the runner's peak at spawn time: exec
         records the high-water mark of the address space it replaces, which for a vfork child is the
-        runner's. Exact for tasks bigger than the runner, an upper bound for smaller ones.
+        runner's. So it is the task's peak only when it is above the runner's (``spawner_peak_kb``,
+        with ``PEAK_MARGIN_KB`` for what the runner grew while spawning); below that the task's
+        peak is unknown and left None rather than reported as the runner's size.
         """
         self.own_child = False
         if self.popen is not None:
@@ -72,7 +79,8 @@ class SupervisedRun:
         if usage is not None:
             self.cpu_user_ms = round(usage.ru_utime * 1000)
             self.cpu_sys_ms = round(usage.ru_stime * 1000)
-            self.max_rss_kb = usage.ru_maxrss  # KiB on Linux
+            peak = usage.ru_maxrss  # KiB on Linux
+            self.max_rss_kb = peak if peak > self.spawner_peak_kb + PEAK_MARGIN_KB else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,7 @@ class ProcessResult:
     duration_ms: int
     cpu_user_ms: int | None
     cpu_sys_ms: int | None
-    max_rss_kb: int | None  # peak RSS in KiB, from os.wait4 (at least the runner's own; see record_exit)
+    max_rss_kb: int | None  # peak RSS in KiB, from os.wait4; None when not above the runner's (see record_exit)
     output: str  # the last preview_bytes of output, decoded UTF-8 with replacement
     output_bytes: int  # total bytes the process wrote (including dropped ones)
     truncated: bool  # output beyond max_output_bytes was dropped
