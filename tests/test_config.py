@@ -51,6 +51,7 @@ def test_environment_wins_over_file_and_file_over_defaults(tmp_path: Path) -> No
         ({"SMARTCRON_SMTP_STARTTLS": "maybe"}, "expected true or false"),
         ({"SMARTCRON_TIMEZONE": "Mars/Base"}, "setting timezone (SMARTCRON_TIMEZONE): unknown time zone 'Mars/Base'"),
         ({"SMARTCRON_DATABASE_URL": "oracle://x"}, "setting database.url (SMARTCRON_DATABASE_URL)"),
+        ({"SMARTCRON_NODE_TAGS": "gpu, bad tag"}, "setting node_tags (SMARTCRON_NODE_TAGS): 'bad tag' is not a tag"),
         (
             {"SMARTCRON_HEALTH_DISK_WARN_PERCENT": "95"},
             "health.disk_critical_percent (SMARTCRON_HEALTH_DISK_CRITICAL_PERCENT): must not be below",

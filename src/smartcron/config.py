@@ -9,6 +9,7 @@ the file, the file over the defaults. Components get a ``Settings`` and never re
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Callable, Mapping
@@ -37,6 +38,9 @@ class Settings:
     run_dir: str = field(default="", metadata=_meta("locks and runtime files"))
     timezone: str = field(default="UTC", metadata=_meta("time zone of tasks that name none"))
     node: str = field(default="", metadata=_meta("this runner's name (default: host name)"))
+    node_tags: tuple[str, ...] = field(
+        default=(), metadata=_meta("this runner's tags: tasks whose nodes list one of them run here too")
+    )
     # [database]
     database_url: str = field(default="", metadata=_meta("SQLAlchemy URL of the store"))
     # [runner]
@@ -275,7 +279,21 @@ def load_settings(
     return Settings(home=env.get("SMARTCRON_HOME") or None, config_file=str(path), **values)
 
 
+_TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")  # as a task's ``nodes`` entries
+
+
 _CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
+    (
+        "node_tags",
+        lambda v: next(
+            (
+                f"{tag!r} is not a tag (letters, digits, '_', '.', ':', '@', '-')"
+                for tag in v["node_tags"]
+                if not _TAG_PATTERN.match(tag)
+            ),
+            None,
+        ),
+    ),
     ("timezone", lambda v: None if _zone_ok(v["timezone"]) else f"unknown time zone {v['timezone']!r}"),
     (
         "database_url",

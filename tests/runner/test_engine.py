@@ -237,3 +237,18 @@ def test_optional_parts_that_are_not_installed_are_skipped_but_their_own_import_
     assert optional_attribute("smartcron.alerts.service", "AlertService") is not None
     with pytest.raises(ModuleNotFoundError, match="no_such_dependency_anywhere"):
         optional_attribute("broken_part_for_test", "Service")
+
+
+def test_a_task_pinned_to_a_tag_runs_only_on_a_runner_with_that_tag(store: Store, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    task = add_task(store, "on_gpu", ("true",), next_run_at=T0, nodes=("gpu",))
+    plain = settings_for(store, tmp_path / "plain", node="node-a")
+    tagged = settings_for(store, tmp_path / "tagged", node="node-b", node_tags="gpu, linux")
+    assert tagged.node_tags == ("gpu", "linux")
+    with running_engine(plain, store, clock) as engine:
+        assert engine.run_pass(clock.now()).due == 0
+    with running_engine(tagged, store, clock) as engine:
+        assert engine.run_pass(clock.now()).started == 1
+        settle(engine)
+    [run] = runs_of(store, task)
+    assert (run.node, run.status) == ("node-b", ExecutionStatus.SUCCESS)

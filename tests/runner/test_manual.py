@@ -76,6 +76,15 @@ def test_a_runner_on_a_node_the_task_may_not_use_does_not_count(sqlite_store: St
     assert run.status is ExecutionStatus.SUCCESS
 
 
+def test_a_live_runner_counts_for_a_task_pinned_to_one_of_its_tags(sqlite_store: Store, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_store, tmp_path / "home", node="node-a")
+    clock = SystemClock()
+    add_task(sqlite_store, "on_gpu", ("true",), next_run_at=clock.now() + LATER, nodes=("gpu",))
+    sqlite_store.nodes.beat("node-b", "runner", now=clock.now(), info={"active": True, "tags": ["gpu"]})
+    run = trigger(settings, sqlite_store, "on_gpu", wait=False, base_env=CHILD_ENV, cwd=str(tmp_path))
+    assert run.status is ExecutionStatus.SCHEDULED, "queued for node-b, which carries the tag"
+
+
 def test_waiting_on_a_live_daemon_returns_the_row_it_finished(
     sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,6 +105,7 @@ def test_due_returns_only_active_tasks_whose_slot_has_come(store: Store) -> None
     store.tasks.set_flags(paused.name, now=NOW, paused=True)
     assert [t.name for t in store.tasks.due(NOW)] == ["due", "pinned"]
     assert [t.name for t in store.tasks.due(NOW, node="a")] == ["due"]
+    assert [t.name for t in store.tasks.due(NOW, node="a", tags=("x", "b"))] == ["due", "pinned"]
     assert store.tasks.next_wakeup() == NOW - timedelta(seconds=1)
 
 
@@ -164,3 +165,9 @@ def test_states_give_each_tasks_flags_and_next_run_by_name(store: Store) -> None
         ("b_paused", True, True, later, False),
         ("c_on", True, False, later, True),
     ]
+
+
+def test_overlap_policies_count_a_tag_of_the_node_as_its_name(store: Store) -> None:
+    tagged = store.tasks.add(spec("tagged", nodes=("gpu",)), now=NOW, next_run_at=None)
+    assert store.tasks.overlap_policies([tagged.id], node="node-a") == {}
+    assert store.tasks.overlap_policies([tagged.id], node="node-a", tags=("gpu",)) == {tagged.id: OverlapPolicy.FORBID}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,11 @@ class TaskSpec:
     def log_name(self) -> str:
         """File name of the task's log under ``<logs>/tasks/``."""
         return f"{self.category}_{self.name}.log"
+
+    def runs_on(self, node: str, tags: Iterable[str] = ()) -> bool:
+        """May this task run on runner ``node`` with these tags? Any runner when ``nodes`` is empty,
+        else one whose name or one of whose tags ``nodes`` lists."""
+        return not self.nodes or node in self.nodes or any(tag in self.nodes for tag in tags)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

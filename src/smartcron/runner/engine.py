@@ -115,6 +115,7 @@ class Engine:
         self.clock = clock
         self.role = role
         self.node = settings.node
+        self.tags = settings.node_tags
         self.lease_token = new_token()
         self.started_at = clock.now()
         self.wake = threading.Event()
@@ -156,7 +157,7 @@ class Engine:
 
         ``only`` restricts starting to those execution ids (a manual run done in-process).
         """
-        due: list[Task] = self.store.tasks.due(now, node=self.node) if plan else []
+        due: list[Task] = self.store.tasks.due(now, node=self.node, tags=self.tags) if plan else []
         claims, moves = self._plan(due, now)
         claims += self._due_retries(now)
         won = self._claim(claims, now)
@@ -174,7 +175,7 @@ class Engine:
         live run are left to the pass at the slot, so overlap is judged at the slot itself."""
         live = self.store.executions.live()
         busy = {row.task_id for row in live}
-        due = [task for task in self.store.tasks.due(slot, node=self.node) if task.id not in busy]
+        due = [task for task in self.store.tasks.due(slot, node=self.node, tags=self.tags) if task.id not in busy]
         claims, moves = self._plan(due, slot, activity={})
         won = self._claim(claims, slot)
         if moves:
@@ -233,7 +234,7 @@ class Engine:
     # -- starting ---------------------------------------------------------------------------------
 
     def may_run_here(self, task: Task) -> bool:
-        return not task.spec.nodes or self.node in task.spec.nodes
+        return task.spec.runs_on(self.node, self.tags)
 
     def start_pending(
         self, now: datetime, *, only: set[int] | None = None, known: Mapping[int, Task] | None = None
@@ -277,7 +278,7 @@ class Engine:
         policies = {tid: task.spec.overlap for tid, task in tasks.items() if self.may_run_here(task)}
         # Only the policies of the other tasks now; in full only those of the rows chosen.
         unknown = {row.task_id for row in pending} - tasks.keys()
-        policies.update(self.store.tasks.overlap_policies(unknown, node=self.node))
+        policies.update(self.store.tasks.overlap_policies(unknown, node=self.node, tags=self.tags))
         choice = choose_starts(
             pending, Counter(row.task_id for row in running_rows), policies, capacity=max(0, capacity)
         )

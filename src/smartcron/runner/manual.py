@@ -46,7 +46,7 @@ def trigger(
         if not wait:
             return store.executions.get(execution_id)
         return _wait_for(settings, store, task, execution_id, clock, base_env, cwd)
-    if not _may_run_on(task, settings.node):
+    if not task.spec.runs_on(settings.node, settings.node_tags):
         if not wait:
             return store.executions.get(execution_id)
         raise UserError(f"task {name!r} runs only on {', '.join(task.spec.nodes)}; no runner there is alive (queued)")
@@ -57,9 +57,11 @@ def runner_alive(store: Store, settings: Settings, task: Task, now: datetime) ->
     """A runner or tick that may run ``task`` has beaten recently and said it is active."""
     fresh = timedelta(seconds=max(FRESH_MINIMUM_SECONDS, 3 * settings.runner_heartbeat_interval))
     for beat in store.nodes.all():
-        if beat.role not in RUNNER_ROLES or not _may_run_on(task, beat.name):
+        info = beat.info or {}
+        tags = [str(tag) for tag in info.get("tags", ())] if isinstance(info.get("tags"), list) else []
+        if beat.role not in RUNNER_ROLES or not task.spec.runs_on(beat.name, tags):
             continue
-        active = bool((beat.info or {}).get("active", True))
+        active = bool(info.get("active", True))
         if active and now - beat.heartbeat_at <= fresh:
             return True
     return False
@@ -113,11 +115,8 @@ def _wait_for(
         if execution.status.is_final:
             return execution
         unstarted = execution.started_at is None
-        if unstarted and not runner_alive(store, settings, task, clock.now()) and _may_run_on(task, settings.node):
+        here = task.spec.runs_on(settings.node, settings.node_tags)
+        if unstarted and here and not runner_alive(store, settings, task, clock.now()):
             # The runner went away before starting it: run it here after all.
             return run_here(settings, store, execution_id, clock=clock, base_env=base_env, cwd=cwd)
         clock.sleep(WAIT_POLL_SECONDS)
-
-
-def _may_run_on(task: Task, node: str) -> bool:
-    return not task.spec.nodes or node in task.spec.nodes

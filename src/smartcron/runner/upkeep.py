@@ -31,7 +31,7 @@ def heartbeat(engine: Engine, now: datetime, *, active: bool = True) -> None:
         pid=os.getpid(),
         started_at=engine.started_at,
         version=__version__,
-        info={"active": active, "running": len(engine.supervisor.running())},
+        info={"active": active, "running": len(engine.supervisor.running()), "tags": list(engine.tags)},
     )
 
 

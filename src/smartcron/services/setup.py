@@ -17,6 +17,11 @@ CONFIG_TEMPLATE = """\
 # Time zone of tasks that name none.
 timezone = "{timezone}"
 
+# This runner's name (default: the host name) and tags, for tasks pinned with nodes = [...]:
+# a task runs on a runner whose name or one of whose tags its nodes list.
+# node = "app1"
+# node_tags = ["gpu", "bank-vpn"]
+
 [database]
 # sqlite:///PATH (default), postgresql+psycopg://user@host/db, mysql+pymysql://user@host/db
 # url = "{database_url}"

@@ -257,8 +257,9 @@ class TaskRepository:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
 
-    def due(self, now: datetime, *, node: str | None = None) -> TaskList:
-        """Active tasks whose next slot is at or before ``now`` (and, given a node, may run on it)."""
+    def due(self, now: datetime, *, node: str | None = None, tags: Sequence[str] = ()) -> TaskList:
+        """Active tasks whose next slot is at or before ``now`` (and, given a node, may run on it:
+        ``TaskSpec.runs_on``)."""
         query = (
             select(t)
             .where(t.c.next_run_at <= now, t.c.enabled.is_(True), t.c.paused.is_(False))
@@ -268,7 +269,7 @@ class TaskRepository:
             found = [row_to_task(r) for r in conn.execute(query).mappings()]
         if node is None:
             return found
-        return [task for task in found if not task.spec.nodes or node in task.spec.nodes]
+        return [task for task in found if task.spec.runs_on(node, tags)]
 
     def next_wakeup(self, after: datetime | None = None) -> datetime | None:
         """The earliest ``next_run_at`` of an active task (later than ``after``, when given)."""
@@ -337,7 +338,7 @@ class TaskRepository:
             rows = conn.execute(select(t).where(t.c.id.in_(wanted))).mappings()
             return {int(r["id"]): row_to_task(r) for r in rows}
 
-    def overlap_policies(self, ids: Iterable[int], *, node: str) -> dict[int, OverlapPolicy]:
+    def overlap_policies(self, ids: Iterable[int], *, node: str, tags: Sequence[str] = ()) -> dict[int, OverlapPolicy]:
         """The overlap policy of each of these tasks that may run on ``node``: what choosing which
         waiting runs start needs, without reading (and building) every task in full."""
         wanted = list(set(ids))
@@ -348,7 +349,7 @@ class TaskRepository:
             return {
                 int(task_id): OverlapPolicy(overlap)
                 for task_id, overlap, nodes in conn.execute(query)
-                if not nodes or node in nodes
+                if not nodes or node in nodes or any(tag in nodes for tag in tags)
             }
 
     def search(self, text: str) -> TaskList:
