@@ -191,6 +191,16 @@ def test_metrics_are_prometheus_text_with_run_counts(viewer: tuple[TestClient, s
     assert "smartcron_open_alerts" in second and "smartcron_running_runs 0.0" in second
 
 
+def test_the_health_page_shows_each_runners_tags(viewer: tuple[TestClient, str], web_store: Store) -> None:
+    client, _ = viewer
+    web_store.nodes.beat("app1", "runner", now=NOW, info={"active": True, "tags": ["gpu", "<b>vpn</b>"]})
+
+    html = client.get("/partials/health").text
+
+    assert '<span class="badge muted">gpu</span>' in html
+    assert "&lt;b&gt;vpn&lt;/b&gt;" in html and "<b>vpn" not in html
+
+
 def test_every_page_renders_for_an_admin(admin: tuple[TestClient, str], web_store: Store) -> None:
     client, _ = admin
     add_task(web_store, "nightly")

@@ -104,13 +104,20 @@ def health_panel(request: Request) -> dict[str, Any]:
     return {
         "checks": state.store.health.latest(),
         "heartbeats": [
-            {"beat": beat, "age": (now - beat.heartbeat_at).total_seconds()} for beat in state.store.nodes.all()
+            {"beat": beat, "age": (now - beat.heartbeat_at).total_seconds(), "tags": _tags(beat.info)}
+            for beat in state.store.nodes.all()
         ],
         "scorecard": scorecard_rows(card),
         "scorecard_reason": card_reason,
         "scorecard_at": computed_at,
         "runner_down_after": state.settings.health_runner_down_after,
     }
+
+
+def _tags(info: Any) -> list[str]:
+    """The tags a runner's heartbeat carries (``node_tags``)."""
+    tags = info.get("tags") if isinstance(info, dict) else None
+    return [str(tag) for tag in tags] if isinstance(tags, list) else []
 
 
 def masked_url(url: str) -> str:
