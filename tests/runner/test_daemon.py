@@ -47,7 +47,7 @@ def test_daemon_wakes_at_every_slot_of_a_six_field_schedule(sqlite_store: Store,
     ]
     assert all(r.started_at == r.scheduled_for for r in runs), "each run starts at its slot, not a second late"
     beat = sqlite_store.nodes.get("node-a", "runner")
-    assert beat is not None and beat.info == {"active": False, "running": 0}
+    assert beat is not None and beat.info == {"active": False, "running": 0, "tags": []}
 
 
 def test_daemon_starts_a_queued_manual_run_without_waiting_for_a_slot(store: Store, tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_signal_stops_claiming_kills_what_outlives_the_grace_records_everything_
     assert [r.status for r in runs_of(store, quick)] == [ExecutionStatus.SUCCESS] and quick_file.exists()
     assert pgid is not None and live_group_members(pgid) == []
     beat = store.nodes.latest("runner")
-    assert beat is not None and beat.info == {"active": False, "running": 0}
+    assert beat is not None and beat.info == {"active": False, "running": 0, "tags": []}
 
 
 def test_a_task_this_daemon_cannot_plan_neither_makes_it_spin_nor_delays_other_slots(
