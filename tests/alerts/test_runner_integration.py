@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from smartcron.clock import SystemClock
 from smartcron.config import Settings, load_settings
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.task import TaskSpec
+from smartcron.runner import daemon as daemon_module
 from smartcron.runner.engine import Engine
 from smartcron.store import Store, open_store
 from tests.alerts.conftest import SmtpServer
@@ -87,6 +89,27 @@ def test_the_daemon_mails_a_critical_failure_while_it_keeps_running(db: Store, m
         daemon.send_signal(signal.SIGTERM)
         _out, err = daemon.communicate(timeout=HANG_BOUND)
     assert daemon.returncode == 0, err
+    [mail] = mail_env.received
+    assert mail.subject == "[smartcron CRITICAL] payroll/payroll_auto_start failed (exit 1)"
+
+
+def test_the_daemons_sender_is_woken_by_a_critical_failure_not_only_by_its_poll(
+    db: Store, mail_env: SmtpServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(daemon_module, "ALERT_SEND_SECONDS", 3600.0)  # its poll would come in an hour
+    task_id = critical_task(db, command="exit 1")
+    daemon = daemon_module.Daemon(
+        load_settings(), db, clock=SystemClock(), base_env={"PATH": os.environ["PATH"]}, cwd=str(tmp_path)
+    )
+    thread = threading.Thread(target=daemon.run, name="daemon-under-test")
+    thread.start()
+    try:
+        db.executions.enqueue(task_id, scheduled_for=db.database_now(), trigger=Trigger.MANUAL)
+        assert mail_env.handler.arrived.wait(HANG_BOUND), "no mail arrived"
+    finally:
+        daemon.request_stop()
+        thread.join(HANG_BOUND)
+    assert not thread.is_alive()
     [mail] = mail_env.received
     assert mail.subject == "[smartcron CRITICAL] payroll/payroll_auto_start failed (exit 1)"
 

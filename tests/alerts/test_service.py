@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from smartcron.alerts.service import AlertService
 from smartcron.clock import SystemClock
 from smartcron.domain.alerts import NotificationKind
 from smartcron.domain.enums import AlertState, ExecutionStatus, Severity, Trigger
@@ -98,3 +99,19 @@ def test_an_acknowledged_alert_that_recovers_tells_those_who_were_mailed(world: 
         "[smartcron RESOLVED] log disk 95% full",
     ]
     assert world.store.alerts.get(alert.id).state is AlertState.RESOLVED
+
+
+def test_the_sender_is_rung_only_when_a_message_is_owed_at_once(world: World) -> None:
+    rings: list[str] = []
+    service = AlertService(world.store, world.settings, on_due=lambda: rings.append("ring"))
+
+    service.raise_alert("disk_space", Severity.HIGH, "data disk 85% full", now=NOW)  # mailed after a delay
+    service.raise_alert("disk_space", Severity.LOW, "data disk 86% full", now=NOW)  # a repeat, not higher
+    assert rings == []
+    service.raise_alert("disk_space", Severity.CRITICAL, "data disk 93% full", now=NOW)  # escalated
+    service.raise_alert("bank_feed", Severity.CRITICAL, "bank feed down", now=NOW)  # new and critical
+    service.raise_alert("bank_feed", Severity.CRITICAL, "bank feed down", now=NOW)  # a repeat
+    assert rings == ["ring", "ring"]
+    assert service.resolve("bank_feed", now=NOW) is True
+    assert service.resolve("bank_feed", now=NOW) is False  # nothing open any more
+    assert rings == ["ring", "ring", "ring"]

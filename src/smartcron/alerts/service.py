@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +65,16 @@ def failure_details(task: Task, execution: Execution) -> dict[str, Any]:
 
 
 class AlertService:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    """Raises, repeats and resolves alerts (database writes only; sending is the dispatcher's).
+
+    ``on_due`` is called whenever a message may be owed at once: an alert whose first message is
+    due now (critical) was opened or escalated, or an alert was resolved. A runner passes a wake-up
+    for its sender, so a critical failure is mailed within milliseconds, not at the next poll."""
+
+    def __init__(self, store: Store, settings: Settings, *, on_due: Callable[[], None] | None = None) -> None:
         self._store = store
         self._settings = settings
+        self._on_due = on_due
         self._rules: list[AlertRule] = []
         self._rules_loaded_at: datetime | None = None
 
@@ -127,10 +134,13 @@ class AlertService:
             keys.update((rule.alert_kind, task.id) for rule in dead_mans_switches if rule.applies_to(task.id))
         open_now = self._store.alerts.open_keys(keys)  # a read: most successes have nothing open
         if open_now:
-            for alert in self._store.alerts.resolve_many(open_now, now=now):
+            resolved = self._store.alerts.resolve_many(open_now, now=now)
+            for alert in resolved:
                 log.info(
                     "alert %s resolved by a successful run: %s", alert.id, alert.message, extra={"action": "resolve"}
                 )
+            if resolved:
+                self._due()
 
     def _check_short_runs(self, rule: AlertRule, successes: Sequence[tuple[Task, Execution]], now: datetime) -> None:
         for task, execution in successes:
@@ -141,6 +151,10 @@ class AlertService:
                 )
             elif ends_short_run(rule, execution):
                 self.resolve(rule.alert_kind, now=now, task_id=task.id)
+
+    def _due(self) -> None:
+        if self._on_due is not None:
+            self._on_due()
 
     def _cached_rules(self, now: datetime) -> list[AlertRule]:
         stale = (
@@ -181,9 +195,12 @@ class AlertService:
             details=details,
             increment=increment,
         )
-        if not created and more_severe(severity, alert.severity):
+        escalated = not created and more_severe(severity, alert.severity)
+        if escalated:
             self._store.alerts.escalate(alert.id, severity, notify_after)
             alert = self._store.alerts.get(alert.id)
+        if (created or escalated) and notify_after is not None and notify_after <= now:
+            self._due()
         fields = {"action": "alert", "task": alert.task_name or "-"}
         if severity is Severity.CRITICAL:
             log.error("CRITICAL alert %s (%sx): %s", alert.id, alert.count, message, extra=fields)
@@ -198,6 +215,7 @@ class AlertService:
         )
         if resolved is not None:
             log.info("alert %s resolved: %s", resolved.id, resolved.message, extra={"action": "resolve"})
+            self._due()
         return resolved is not None
 
     def acknowledge(self, alert_id: int, *, by: str, now: datetime) -> Alert:

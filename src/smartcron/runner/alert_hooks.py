@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -46,10 +47,14 @@ def _construct(module_name: str, attribute: str, *args: Any, **kwargs: Any) -> A
 
 
 class AlertHook:
-    """Tells the alert service about final rows (failures, missed slots, recoveries)."""
+    """Tells the alert service about final rows (failures, missed slots, recoveries).
+
+    ``due`` is set when a message may be owed at once (see ``AlertService``): the daemon's sender
+    waits on it."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        self._service = _construct("smartcron.alerts.service", "AlertService", store, settings)
+        self.due = threading.Event()
+        self._service = _construct("smartcron.alerts.service", "AlertService", store, settings, on_due=self.due.set)
 
     def finished(self, runs: Sequence[tuple[Task, Execution]], now: datetime) -> None:
         if self._service is None or not runs:

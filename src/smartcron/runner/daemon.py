@@ -110,6 +110,7 @@ class Daemon:
         self._stopping.set()
         self._chores_may_run.set()
         self.engine.wake.set()
+        self.engine.alerts_due.set()
 
     @property
     def stopping(self) -> bool:
@@ -222,27 +223,39 @@ class Daemon:
     def _start_background(self) -> None:
         sender = AlertSender(self.store, self.settings, node=self.engine.node)
         rules = AlertHook(self.store, self.settings)
-        chores: list[tuple[str, float, float, Callable[[datetime], object]]] = [
-            ("alerts", ALERT_SEND_SECONDS, ALERT_SEND_SECONDS, sender.send),
-            ("alert-rules", ALERT_RULES_SECONDS, ALERT_RULES_SECONDS, rules.evaluate_rules),
+        # The sender also wakes as soon as an alert's message is owed (a critical failure recorded).
+        chores: list[tuple[str, float, float, Callable[[datetime], object], threading.Event | None]] = [
+            ("alerts", ALERT_SEND_SECONDS, ALERT_SEND_SECONDS, sender.send, self.engine.alerts_due),
+            ("alert-rules", ALERT_RULES_SECONDS, ALERT_RULES_SECONDS, rules.evaluate_rules, None),
             (
                 "health",
                 HEALTH_FIRST_AFTER,
                 HEALTH_SECONDS,
                 lambda now: run_health_checks(self.store, self.settings, now),
+                None,
             ),
         ]
-        for name, first, every, chore in chores:
+        for name, first, every, chore, wake in chores:
             thread = threading.Thread(
-                target=self._repeat, args=(first, every, chore), name=f"smartcron-{name}", daemon=True
+                target=self._repeat, args=(first, every, chore, wake), name=f"smartcron-{name}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
 
-    def _repeat(self, first: float, every: float, chore: Callable[[datetime], object]) -> None:
+    def _repeat(
+        self, first: float, every: float, chore: Callable[[datetime], object], wake: threading.Event | None
+    ) -> None:
         # Real time, not the injected clock: these chores pace themselves and never decide slots.
+        # ``wake`` (set by request_stop too) cuts the wait short; cleared before the chore runs, so
+        # a wake-up during the chore brings another pass at once.
+        bell = wake or self._stopping
         wait = first
-        while not self._stopping.wait(wait):
+        while True:
+            bell.wait(wait)
+            if self.stopping:
+                return
+            if wake is not None:
+                wake.clear()
             wait = every
             self._chores_may_run.wait()
             if self.stopping:

@@ -146,6 +146,11 @@ class Engine:
             )  # fmt: skip
 
     @property
+    def alerts_due(self) -> threading.Event:
+        """Set when an alert message may be owed at once (the daemon's sender waits on it)."""
+        return self._alerts.due
+
+    @property
     def max_parallel(self) -> int:
         """Runs at once: ``runner.max_parallel``, or fewer when the open-file limit allows fewer."""
         return min(self.settings.runner_max_parallel, self.supervisor.max_runs)
