@@ -34,10 +34,20 @@ def settings_for(store: Store, home: Path, **overrides: Any) -> Settings:
     return load_settings(env={"SMARTCRON_HOME": str(home)}, euid=1000, overrides=values)
 
 
-def add_task(store: Store, name: str, command: tuple[str, ...], *, next_run_at: datetime, **spec: Any) -> Task:
+def add_task(
+    store: Store,
+    name: str,
+    command: tuple[str, ...],
+    *,
+    next_run_at: datetime,
+    created: datetime | None = None,
+    **spec: Any,
+) -> Task:
+    """A task registered at ``created`` (default: ``next_run_at``)."""
     fields: dict[str, Any] = {"schedule": "* * * * *"}
     fields.update(spec)
-    return store.tasks.add(TaskSpec(name=name, command=command, **fields), now=next_run_at, next_run_at=next_run_at)
+    spec_ = TaskSpec(name=name, command=command, **fields)
+    return store.tasks.add(spec_, now=created or next_run_at, next_run_at=next_run_at)
 
 
 @contextmanager

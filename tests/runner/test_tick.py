@@ -122,7 +122,10 @@ def test_a_tick_runs_a_retry_that_a_killed_runner_owed(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _, store = home_store(home)
     now = datetime.now(UTC)
-    task = add_task(store, "flaky", ("true",), next_run_at=now + timedelta(hours=1), retries=1, retry_delay=30)
+    task = add_task(
+        store, "flaky", ("true",), next_run_at=now + timedelta(hours=1), created=now - timedelta(hours=1), retries=1,
+        retry_delay=30,
+    )  # fmt: skip
     failed_and_left(store, task, at=now - timedelta(minutes=10))
     tick = smartcron("tick", "--json", env=smartcron_env(home), cwd=tmp_path)
     assert tick.wait(timeout=TICK_WAIT) == 0
