@@ -21,6 +21,7 @@ sent, replayed on a bare driver connection (median of a few replays).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -245,7 +246,9 @@ def measure(url: str, effort: Effort, *, only: Collection[str] | None = None) ->
         accounts = Accounts(store, actor="bench")
         token, _ = accounts.create_token(f"bench-{time.time_ns()}", role=Role.ADMIN, now=clock.now())
         calls = [(label, method, path.format(**subjects)) for label, method, path in CALLS if not only or label in only]
-        with TestClient(create_app(settings, store, clock=clock)) as client:
+        application = create_app(settings, store, clock=clock)
+        gc.freeze()  # as `smartcron web` does once the app exists
+        with TestClient(application) as client:
             client.headers["Authorization"] = f"Bearer {token}"
             samples = _time_rounds(client, calls, rounds=effort.rounds, warmup=effort.warmup)
             floors = _sql_floors(client, store.engine, calls, effort.floor_replays)

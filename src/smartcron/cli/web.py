@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from smartcron.cli.context import AppContext, pass_app
@@ -27,6 +29,9 @@ def web_cmd(app: AppContext, host: str | None, port: int | None) -> None:
     bind_port = port or settings.web_port
     configure(settings.log_dir, "web")
     application = create_app(settings, store)
+    # Everything loaded so far lives as long as the process: out of the cyclic collector's way, or
+    # each full collection walks it all (80-110 ms with 1,000,000 runs, on a random request).
+    gc.freeze()
     shown_host = f"[{bind_host}]" if ":" in bind_host else bind_host
     click.echo(
         f"smartcron dashboard on http://{shown_host}:{bind_port}/ (log in with a user from `smartcron users list`)"
