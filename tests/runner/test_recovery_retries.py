@@ -9,6 +9,7 @@ from smartcron.clock import FakeClock
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.retry import JITTER
 from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries
+from smartcron.runner.upkeep import maintain
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 from tests.conftest import utc
@@ -96,3 +97,17 @@ def test_a_retry_is_void_once_the_task_was_changed_or_ran_again_after_the_failur
     with running_engine(settings, store, clock, role="runner") as engine:
         assert recall_owed_retries(engine, clock.now(), overdue=None) == 0
         assert engine.next_retry_at() is None
+
+
+def test_a_runners_upkeep_takes_up_overdue_retries_and_a_manual_runs_does_not(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    task = add_task(
+        store, "flaky", ("true",), next_run_at=T0 + timedelta(hours=1), created=T0, retries=2, retry_delay=DELAY
+    )
+    ended = failed_and_left(store, task, at=T0)
+    clock = FakeClock(ended + timedelta(seconds=DELAY) + OVERDUE_RETRY)
+    with running_engine(settings, store, clock) as engine:
+        maintain(engine, clock.now(), heartbeat_too=False)  # as a manual run in-process does
+        assert engine.next_retry_at() is None
+        maintain(engine, clock.now(), heartbeat_too=True)  # as the daemon and tick do
+        assert engine.next_retry_at() == clock.now()

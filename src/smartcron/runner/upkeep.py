@@ -55,10 +55,13 @@ def renew_leases(engine: Engine, now: datetime) -> None:
 
 
 def maintain(engine: Engine, now: datetime, *, heartbeat_too: bool) -> None:
-    """All the chores at once, as the loops call them every heartbeat interval."""
+    """All the chores at once, as the loops call them every heartbeat interval. Only a runner that
+    announces itself (``heartbeat_too``: the daemon, a tick) takes up the retries other runners
+    owed; a manual run done in-process does not."""
     if heartbeat_too:
         heartbeat(engine, now)
     renew_leases(engine, now)
     recover_own_rows(engine, now, startup=False)
     reclaim_stale_nodes(engine, now)
-    recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
+    if heartbeat_too:
+        recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
