@@ -13,7 +13,7 @@ renewing it. For each ``running`` row:
 
 A runner killed while it waited to retry a failed run leaves the failed row and no row for the
 next attempt: :func:`recall_owed_retries` remembers such retries again, at a runner's start, and in
-every runner's upkeep once one is overdue (its own runner would have claimed it by then).
+the upkeep of a daemon or tick once one is overdue (its own runner would have claimed it by then).
 
 ``scheduled`` rows the dead runner claimed but never started are judged like missed slots by the
 task's catch-up policy (``domain.planning.triage_waiting``): the ones to run stay and start as
