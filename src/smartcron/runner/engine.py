@@ -5,9 +5,10 @@ A pass (DESIGN 3): read the due tasks, plan their slots (``domain.planning``), d
 harmless), start the ``scheduled`` rows that may start (``begin`` compare-and-swap, spawn, record
 the pids), and move each task's ``next_run_at`` forward (compare-and-swap). Rows claimed but not
 started (queued behind a running run, a catch-up chain) stay ``scheduled`` and any runner starts
-them later. Ended runs come back from the supervisor's thread and are written by the recorder
-thread; a recoverable failure is remembered as a retry due at its backoff time and claimed like a
-slot when due, so no retry runs twice either.
+them later. Ended runs come back from the supervisor's thread and go to the engine's
+``RunLedger`` (:mod:`~smartcron.runner.ledger`), whose recorder thread writes them; a recoverable
+failure is remembered as a retry due at its backoff time and claimed like a slot when due, so no
+retry runs twice either.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,13 +34,12 @@ from smartcron.domain.overlap import REPLACED_REASON, TaskActivity, choose_start
 from smartcron.domain.schedule import Schedule
 from smartcron.domain.task import Task
 from smartcron.errors import StoreError
-from smartcron.runner.alert_hooks import AlertHook
 from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
 from smartcron.runner.env import process_spec
-from smartcron.runner.outcomes import as_finished, failed_to_start, killed, outcome_of
+from smartcron.runner.ledger import RunContext, RunLedger
+from smartcron.runner.outcomes import failed_to_start, killed, outcome_of
 from smartcron.runner.process import ProcessResult, SpawnBatch, Spawned, Supervisor, open_file_limit
 from smartcron.runner.procinfo import kill_group
-from smartcron.runner.recorder import Record, Recorder
 from smartcron.runner.retries import RetryBook
 from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim, Start
@@ -54,31 +54,6 @@ ROOM_TO_WAKE = 0.5
 
 def new_token() -> str:
     return uuid.uuid4().hex
-
-
-@dataclass(slots=True)
-class RunContext:
-    """What the engine remembers about a run it started, adopted or ended."""
-
-    execution: Execution
-    task: Task
-    token: str | None
-    record: Record | None = None
-    attached: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def mark_attached(self) -> None:
-        """The row holds the run's pid (or needs none): its outcome may now be written."""
-        with self._lock:
-            self.attached = True
-            if self.record is not None:
-                self.record.ready.set()
-
-    def hand_over(self, record: Record) -> None:
-        with self._lock:
-            self.record = record
-            if self.attached:
-                record.ready.set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +98,15 @@ class Engine:
         self._base_env = dict(base_env)
         self._cwd = cwd
         self._lock = threading.Lock()
-        self._runs: dict[int, RunContext] = {}
         self.retries = RetryBook(rng or random.Random())
+        self.ledger = RunLedger(store, settings, clock=clock, retries=self.retries, wake=self.wake)
+        self.recorder = self.ledger.recorder
         self._claimed_waiting: set[int] = set()
         self._schedules = Schedules(settings.timezone)
         self._prepared: dict[int, Task] = {}
         self._prepared_rows: list[Execution] = []
         self._wake_when_running: int | None = None  # wake the loop once this few runs remain
-        self._alerts = AlertHook(store, settings)
         self.supervisor = Supervisor(clock=clock, on_exit=self._on_exit)
-        self.recorder = Recorder(store, on_done=self._on_recorded)
 
     def start(self) -> None:
         self.supervisor.start()
@@ -148,7 +122,7 @@ class Engine:
     @property
     def alerts_due(self) -> threading.Event:
         """Set when an alert message may be owed at once (the daemon's sender waits on it)."""
-        return self._alerts.due
+        return self.ledger.alerts.due
 
     @property
     def max_parallel(self) -> int:
@@ -208,7 +182,7 @@ class Engine:
     def _alert_final(self, won: Sequence[Execution], tasks: Mapping[int, Task], now: datetime) -> None:
         final = [(tasks[row.task_id], row) for row in won if row.status.is_final and row.task_id in tasks]
         if final:
-            self._alerts.finished(final, now)
+            self.ledger.alerts.finished(final, now)
 
     def schedule_of(self, task: Task) -> Schedule | None:
         return self._schedules.of(task)
@@ -330,9 +304,7 @@ class Engine:
         contexts: dict[int, RunContext] = {}
         with self.supervisor.batch() as batch:
             for execution, task in runs:
-                context = RunContext(execution, task, self.lease_token)
-                with self._lock:
-                    self._runs[execution.id] = context
+                context = self.ledger.open(execution, task, self.lease_token)
                 if self._spawn(batch, context):
                     contexts[execution.id] = context
         if contexts:
@@ -350,7 +322,7 @@ class Engine:
         except Exception as exc:
             log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
             context.mark_attached()
-            self._submit(context, failed_to_start(self.clock.now(), str(exc)))
+            self.ledger.submit(context, failed_to_start(self.clock.now(), str(exc)))
             return False
         if not spawned.pid:
             context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
@@ -389,72 +361,15 @@ class Engine:
 
     def _on_exit(self, result: ProcessResult) -> None:
         """From the supervisor's thread: turn the result into a record for the recorder."""
-        with self._lock:
-            context = self._runs.get(result.execution_id)
+        context = self.ledger.get(result.execution_id)
         if context is None:
             log.warning("result of an unknown run", extra={"execution": result.execution_id, "action": "record"})
             return
-        outcome = outcome_of(result, context.task.spec.fatal_exit_codes)
-        self._submit(context, outcome)
+        self.ledger.submit(context, outcome_of(result, context.task.spec.fatal_exit_codes))
         threshold = self._wake_when_running
         if threshold is not None and len(self.supervisor.running()) - 1 <= threshold:  # this one is still in it
             self._wake_when_running = None
             self.wake.set()
-
-    def _submit(self, context: RunContext, outcome: Outcome) -> None:
-        record = Record(Finish(context.execution.id, context.task.id, outcome), context.token, context)
-        context.hand_over(record)
-        self.recorder.submit(record)
-
-    def end_rows(self, ended: Sequence[tuple[Execution, Task, Outcome]]) -> None:
-        """Record outcomes of rows this engine did not run (recovery): written like any other run,
-        then retried and alerted per policy."""
-        for row, task, outcome in ended:
-            context = RunContext(row, task, None, attached=True)
-            with self._lock:
-                self._runs[row.id] = context
-            self._submit(context, outcome)
-
-    def _on_recorded(self, written: Sequence[Record], dropped: Sequence[Record]) -> None:
-        """From the recorder thread, after a batch is written: retries, alerts, wake the loop."""
-        now = self.clock.now()
-        finished: list[tuple[Task, Execution]] = []
-        for record in written:
-            context: RunContext = record.context
-            outcome = record.finish.outcome
-            execution = as_finished(context.execution, outcome)
-            finished.append((context.task, execution))
-            plan = self.retries.consider(context.task, execution, outcome)
-            if plan is not None:
-                log.info(
-                    "attempt %d in %.1f s",
-                    plan.attempt,
-                    plan.delay,
-                    extra={"task": context.task.name, "execution": execution.id, "action": "retry"},
-                )
-            # A line per run that did not succeed; successes only in a line per batch (at a thousand
-            # runs a second, a line per run is a third of the recording's work). Every run has its row.
-            log.log(
-                logging.DEBUG if outcome.status is ExecutionStatus.SUCCESS else logging.INFO,
-                "recorded %s%s",
-                outcome.status,
-                f" ({outcome.reason})" if outcome.reason else "",
-                extra={"task": context.task.name, "execution": execution.id, "action": "record"},
-            )
-        if written:
-            statuses = Counter(record.finish.outcome.status.value for record in written)
-            log.info("recorded %d run(s): %s", len(written), ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
-                     extra={"action": "record"})  # fmt: skip
-        for record in dropped:
-            log.warning(
-                "not recorded: the row was ended elsewhere (lease lost or replaced)",
-                extra={"execution": record.finish.execution_id, "action": "record"},
-            )
-        with self._lock:
-            for record in (*written, *dropped):
-                self._runs.pop(record.finish.execution_id, None)
-        self._alerts.finished(finished, now)
-        self.wake.set()
 
     def _due_retries(self, now: datetime | None) -> list[SlotClaim]:
         due = self.retries.take_due(now)
@@ -486,19 +401,19 @@ class Engine:
         return remembered or len(self.retries) > 0 or bool(self.supervisor.running()) or self.recorder.busy
 
     def supervised(self) -> dict[int, RunContext]:
-        with self._lock:
-            return dict(self._runs)
+        """The runs this engine answers for (started, adopted or ended, not yet written)."""
+        return self.ledger.snapshot()
 
     def adopt_context(self, row: Execution, task: Task) -> RunContext:
         """Register an adopted run before the supervisor takes it (its results come back to us)."""
-        context = RunContext(row, task, row.lease_token, attached=True)
-        with self._lock:
-            self._runs[row.id] = context
-        return context
+        return self.ledger.open(row, task, row.lease_token, attached=True)
 
     def forget(self, execution_id: int) -> None:
-        with self._lock:
-            self._runs.pop(execution_id, None)
+        self.ledger.forget(execution_id)
+
+    def end_rows(self, ended: Sequence[tuple[Execution, Task, Outcome]]) -> None:
+        """Record outcomes of rows this engine did not run (recovery); see ``RunLedger.end_rows``."""
+        self.ledger.end_rows(ended)
 
     def stop(self, grace: float) -> None:
         """Let runs finish for up to ``grace`` s, kill the rest, record everything, keep retries."""
