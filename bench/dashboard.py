@@ -134,6 +134,11 @@ class CallTiming:
     first_ms: float  # the very first request (caches empty)
     sql_floor_ms: float | None
 
+    def p95_figure(self, name: str, target: float | None, note: str) -> Figure:
+        """This call's p95 as a figure, its SQL alone as the floor."""
+        floor = None if self.sql_floor_ms is None else round(self.sql_floor_ms, 2)
+        return Figure(name, round(self.p95_ms, 1), "ms", target, floor=floor, note=note)
+
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
@@ -314,13 +319,10 @@ def to_figures(run: Measurement) -> list[Figure]:
     prefix = f"dashboard.{run.dialect}"
     worst_label, worst = run.worst
     out = [
-        Figure(
+        worst.p95_figure(
             f"{prefix}_p95_ms",
-            round(worst.p95_ms, 1),
-            "ms",
             TARGET_P95_MS,
-            floor=None if worst.sql_floor_ms is None else round(worst.sql_floor_ms, 2),
-            note=f"worst of {len(run.calls)} calls: {worst_label} ({worst.method} {worst.path}); "
+            f"worst of {len(run.calls)} calls: {worst_label} ({worst.method} {worst.path}); "
             f"{run.executions:,} executions, {run.rounds} rounds, load average {run.load[0]:.1f} -> {run.load[1]:.1f} "
             f"on {os.cpu_count()} CPUs; floor: that call's SQL alone",
         )
@@ -329,16 +331,7 @@ def to_figures(run: Measurement) -> list[Figure]:
         note = f"{timing.method} {timing.path}; p50 {timing.p50_ms:.1f} ms"
         if label == "metrics":
             note += f"; first scrape after start {timing.first_ms:.0f} ms (aggregates all history once)"
-        out.append(
-            Figure(
-                f"{prefix}.{label}_p95_ms",
-                round(timing.p95_ms, 1),
-                "ms",
-                TARGET_P95_MS,
-                floor=None if timing.sql_floor_ms is None else round(timing.sql_floor_ms, 2),
-                note=note,
-            )
-        )
+        out.append(timing.p95_figure(f"{prefix}.{label}_p95_ms", TARGET_P95_MS, note))
     return out
 
 

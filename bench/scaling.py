@@ -48,13 +48,10 @@ def figures(quick: bool) -> list[Figure]:
             run = dashboard.measure(url, EFFORT[quick], only=QUICK_CALLS if quick else CALLS)
         label, worst = run.worst
         out.append(
-            Figure(
+            worst.p95_figure(
                 f"scaling.dashboard_p95_ms_{tasks}_tasks",
-                round(worst.p95_ms, 1),
-                "ms",
                 None,
-                floor=None if worst.sql_floor_ms is None else round(worst.sql_floor_ms, 2),
-                note=f"worst of {len(run.calls)} calls: {label}; {run.executions:,} executions on SQLite, "
+                f"worst of {len(run.calls)} calls: {label}; {run.executions:,} executions on SQLite, "
                 f"{run.rounds} rounds, load average {run.load[0]:.1f} -> {run.load[1]:.1f}; "
                 f"metrics first scrape {run.calls['metrics'].first_ms:.0f} ms",
             )
