@@ -129,17 +129,17 @@ def test_times_come_back_aware_utc_to_the_millisecond(store: Store) -> None:
     assert got.utcoffset() == timedelta(0)
 
 
-def test_unretried_failures_are_the_recoverable_failures_no_next_attempt_took_up(store: Store) -> None:
-    retried = store.tasks.add(
-        TaskSpec(name="retried", command=("true",), schedule="* * * * *", retries=2), now=NOW, next_run_at=NOW
-    ).id
-    spent = store.tasks.add(
-        TaskSpec(name="spent", command=("true",), schedule="* * * * *", retries=1), now=NOW, next_run_at=NOW
-    ).id
-    paused = store.tasks.add(
-        TaskSpec(name="paused", command=("true",), schedule="* * * * *", retries=2), now=NOW, next_run_at=NOW
-    ).id
-    store.tasks.set_flags("paused", now=NOW, paused=True)
+def test_retries_owed_are_recoverable_failures_no_next_attempt_or_later_change_took_up(store: Store) -> None:
+    created = NOW - timedelta(days=3)
+
+    def task(name: str, retries: int) -> int:
+        spec = TaskSpec(name=name, command=("true",), schedule="* * * * *", retries=retries)
+        return store.tasks.add(spec, now=created, next_run_at=NOW).id
+
+    retried, spent, paused, edited, ran_again = (task(n, r) for n, r in (
+        ("retried", 2), ("spent", 1), ("paused", 2), ("edited", 2), ("ran_again", 2),
+    ))  # fmt: skip
+    store.tasks.set_flags("paused", now=created, paused=True)
     slot = NOW - timedelta(minutes=10)
     recoverable = Outcome(
         ExecutionStatus.FAILED, NOW - timedelta(minutes=9), exit_code=1, error_category=ErrorCategory.RECOVERABLE
@@ -165,8 +165,15 @@ def test_unretried_failures_are_the_recoverable_failures_no_next_attempt_took_up
     ended(retried, old, replace(recoverable, finished_at=old + timedelta(seconds=5)))
     ended(spent, slot, recoverable, attempt=1, trigger=Trigger.RETRY)  # its last attempt
     ended(paused, slot, recoverable)
+    ended(edited, slot, recoverable)
+    store.tasks.set_flags("edited", now=NOW, paused=True)
+    store.tasks.set_flags("edited", now=NOW, paused=False)  # paused and resumed since: the retry is void
+    ended(ran_again, slot, recoverable)
+    [later] = store.executions.claim([SlotClaim(ran_again, NOW, Trigger.SCHEDULE)], node="a", token="t", now=NOW)
+    store.executions.begin([later.id], node="a", token="t", now=NOW, lease_until=LEASE)
+    store.executions.attach([Start(later.id, ran_again, NOW, 4242, 4242, None)], token="t")  # a later slot started
 
-    found = store.executions.unretried_failures(NOW - timedelta(days=1))
+    found = store.executions.retries_owed(NOW - timedelta(days=1))
 
     assert taken_up not in {x.id for x in found}
     # Oldest first; these two finished at the same instant, so by id.

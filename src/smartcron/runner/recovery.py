@@ -220,30 +220,19 @@ def _triage_waiting(engine: Engine, rows: Sequence[Execution], tasks: dict[int, 
 
 def recall_owed_retries(engine: Engine, now: datetime, *, overdue: timedelta | None) -> int:
     """Remember the retries owed for failed runs recorded earlier that no row has taken up yet
-    (``RetryBook.recall``): all of them (``overdue`` None: a daemon starting), or only those at least
-    ``overdue`` past their latest due time, at once. Returns how many were remembered.
-
-    A retry stays void when, since the failure, the task was changed (paused, resumed, edited: a
-    live runner drops the retries of a paused task too) or started another run (a later slot, a
-    manual run): making up for an old failure then would surprise more than it helps."""
-    rows = engine.store.executions.unretried_failures(now - RETRY_LOOKBACK)
+    (``ExecutionRepository.retries_owed``, ``RetryBook.recall``): all of them (``overdue`` None: a
+    daemon starting), or only those at least ``overdue`` past their latest due time, at once.
+    Returns how many were remembered. A task changed or run again since its failure owes nothing:
+    making up for an old failure then would surprise more than it helps."""
+    rows = engine.store.executions.retries_owed(now - RETRY_LOOKBACK)
     if not rows:
         return 0
     tasks = engine.store.tasks.by_ids(row.task_id for row in rows)
     recalled = 0
     for row in rows:
         task = tasks.get(row.task_id)
-        if task is None or not task.active or not engine.may_run_here(task) or _superseded(task, row):
-            continue
-        recalled += engine.retries.recall(task, row, now=now, overdue=overdue)
+        if task is not None and engine.may_run_here(task):
+            recalled += engine.retries.recall(task, row, now=now, overdue=overdue)
     if recalled:
         log.info("remembered %d retry(ies) owed for runs recorded earlier", recalled, extra={"action": "retry"})
     return recalled
-
-
-def _superseded(task: Task, failed: Execution) -> bool:
-    ended = failed.finished_at
-    assert ended is not None
-    changed = task.updated_at is not None and task.updated_at > ended
-    ran_again = task.last_started_at is not None and task.last_started_at > ended
-    return changed or ran_again

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
@@ -303,10 +303,11 @@ class ExecutionRepository:
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
-    def unretried_failures(self, since: datetime) -> list[Execution]:
-        """Scheduled or retry runs that ended in a recoverable failure since ``since``, of an active
-        task that allows another attempt, with no row for their next attempt: the retries that may
-        still be owed. Oldest first."""
+    def retries_owed(self, since: datetime) -> list[Execution]:
+        """Scheduled or retry runs that ended in a recoverable failure since ``since`` and have no
+        row for their next attempt, of an active task that allows another attempt and has neither
+        been changed (paused, resumed, edited) nor started another run since: the failures whose
+        retry is still owed (a runner that remembered it died). Oldest first."""
         successor = e.alias("successor")
         next_attempt = (
             select(successor.c.id)
@@ -327,6 +328,8 @@ class ExecutionRepository:
                 e.c.attempt < t.c.retries,
                 t.c.enabled.is_(True),
                 t.c.paused.is_(False),
+                t.c.updated_at <= e.c.finished_at,
+                or_(t.c.last_started_at.is_(None), t.c.last_started_at <= e.c.finished_at),
                 ~next_attempt,
             )
             .order_by(e.c.finished_at, e.c.id)
