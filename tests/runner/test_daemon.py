@@ -155,3 +155,31 @@ def test_daemon_runs_the_health_monitor_soon_after_it_starts(
         thread.join(SETTLE_SECONDS)
     assert not thread.is_alive()
     assert {"database", "runner_heartbeat"} <= {check.name for check in sqlite_store.health.latest()}
+
+
+def test_a_bug_in_the_loop_is_logged_before_the_shutdown_that_follows_and_raised(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(sqlite_store, tmp_path / "home")
+    daemon = Daemon(
+        settings, sqlite_store, clock=FakeClock(utc(2026, 3, 1, 10)), base_env=CHILD_ENV, cwd=str(tmp_path),
+        background=False,
+    )  # fmt: skip
+    logged_before_shutdown: list[bool] = []
+    shutdown = daemon._shutdown
+
+    def watched_shutdown() -> None:
+        logged_before_shutdown.append(any("loop failed" in r.getMessage() for r in caplog.records))
+        shutdown()
+
+    def broken(now: datetime) -> datetime | None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(daemon, "_next_slot", broken)
+    monkeypatch.setattr(daemon, "_shutdown", watched_shutdown)
+    with caplog.at_level("ERROR", logger="smartcron.runner.daemon"), pytest.raises(RuntimeError, match="a bug"):
+        daemon.run()
+
+    assert logged_before_shutdown == [True]
+    [record] = [r for r in caplog.records if "loop failed" in r.getMessage()]
+    assert record.exc_info is not None and "a bug" in str(record.exc_info[1])
