@@ -146,7 +146,11 @@ def what_happened(details: dict[str, Any]) -> str:
         limit = details.get("timeout")
         return f"timed out after {limit} s and was terminated" if limit else "timed out and was terminated"
     if status == "abandoned":
-        return "abandoned: its runner died and the process was gone (outcome unknown)"
+        return "abandoned: its runner died and the run was cut short"
+    if status == "unknown_outcome":
+        return "outcome unknown: the process ended while no runner watched it"
+    if status == "superseded":
+        return "superseded: its node stopped renewing the run's lease and another node took over"
     if status == "killed":
         return f"killed ({details.get('reason') or 'no reason recorded'})"
     if details.get("signal"):

@@ -138,7 +138,15 @@ def print_task_table(tasks: list[Task], registry: Registry) -> None:
 
 
 def _status_markup(status: str) -> str:
-    colour = {"success": "green", "failed": "red", "timeout": "red", "abandoned": "red", "killed": "red"}.get(status)
+    colour = {
+        "success": "green",
+        "failed": "red",
+        "timeout": "red",
+        "abandoned": "red",
+        "killed": "red",
+        "unknown_outcome": "yellow",
+        "superseded": "yellow",
+    }.get(status)
     return f"[{colour}]{status}[/{colour}]" if colour else status
 
 

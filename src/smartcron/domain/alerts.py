@@ -208,7 +208,11 @@ def describe_outcome(execution: Execution, timeout: int | None = None) -> str:
     if status is ExecutionStatus.TIMEOUT:
         return f"timed out after {timeout} s" if timeout else "timed out"
     if status is ExecutionStatus.ABANDONED:
-        return "was abandoned (its runner died; outcome unknown)"
+        return "was abandoned (its runner died and the run was cut short)"
+    if status is ExecutionStatus.UNKNOWN_OUTCOME:
+        return "ended while no runner watched it (outcome unknown)"
+    if status is ExecutionStatus.SUPERSEDED:
+        return "was superseded (its node lost the run's lease)"
     if status is ExecutionStatus.KILLED:
         return f"was killed ({execution.reason})" if execution.reason else "was killed"
     if status is ExecutionStatus.MISSED:

@@ -19,7 +19,18 @@ class ExecutionStatus(StrEnum):
     KILLED = "killed"
     """Terminated on purpose; ``reason`` says why (replaced, by an operator, lost lease)."""
     ABANDONED = "abandoned"
-    """Its supervisor died and the process was gone when found; the outcome is unknown."""
+    """Its runner died and the run was cut short: its processes were killed by recovery, or it
+    never reached its process. Retried per policy."""
+    UNKNOWN_OUTCOME = "unknown_outcome"
+    """Its process ended while no runner watched it (the runner crashed between the exit and the
+    record, or the run was adopted after a restart), so nobody knows whether it succeeded. Not
+    retried unless the task sets ``retry_unknown_outcome``: it may have done its work."""
+    SUPERSEDED = "superseded"
+    """Its node stopped renewing the run's lease (killed, paused, cut off), and another node took
+    the row over by the database's clock; whatever that node still reports is refused."""
+    CANCELLED = "cancelled"
+    """Stopped before or while running on request (``reason`` says who), or not started at all
+    because its runner shut down or its task was disabled or paused since it was queued."""
     MISSED = "missed"
     """The slot came due while no runner could start it, and the catch-up policy let it go."""
     SKIPPED = "skipped"
@@ -36,6 +47,8 @@ class ExecutionStatus(StrEnum):
             ExecutionStatus.TIMEOUT,
             ExecutionStatus.KILLED,
             ExecutionStatus.ABANDONED,
+            ExecutionStatus.UNKNOWN_OUTCOME,
+            ExecutionStatus.SUPERSEDED,
         )
 
 

@@ -58,6 +58,8 @@ class TaskSpec:
     max_output_kb: int = DEFAULT_MAX_OUTPUT_KB
     notify_emails: tuple[str, ...] = ()
     nodes: tuple[str, ...] = ()
+    retry_unknown_outcome: bool = False
+    """Retry a run whose outcome a runner crash left unknown (only for tasks safe to repeat)."""
 
     @property
     def log_name(self) -> str:

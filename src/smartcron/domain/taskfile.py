@@ -53,6 +53,7 @@ SIMPLE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "catchup": check.catchup,
     "notify_emails": check.notify_emails,
     "nodes": check.nodes,
+    "retry_unknown_outcome": check.boolean,
 } | {key: rule.check for key, rule in check.INT_RANGES.items()}
 
 Locate = Callable[[str | None], int | None]

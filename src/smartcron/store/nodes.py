@@ -22,6 +22,8 @@ class Heartbeat:
     heartbeat_at: datetime
     version: str | None
     info: dict[str, Any] | None
+    drain_requested_at: datetime | None = None
+    drain_requested_by: str | None = None
 
 
 class NodeRepository:

@@ -67,6 +67,12 @@ tasks = Table(
     Column("max_output_kb", Integer, nullable=False, server_default="10240"),
     Column("notify_emails", JsonText),
     Column("nodes", JsonText),
+    Column("retry_unknown_outcome", Boolean, nullable=False, server_default=false()),
+    # Where the task was declared: file, cli, api, web, exec, builtin (NULL: before this was kept).
+    Column("origin", String(16)),
+    # `smartcron exec` tasks: another scheduler (a crontab) starts them; the schedule only tells
+    # when a run is late or missed.
+    Column("scheduled_elsewhere", Boolean, nullable=False, server_default=false()),
     Column("next_run_at", UtcDateTime),
     Column("last_execution_id", ID),
     Column("last_status", String(16)),
@@ -87,7 +93,7 @@ executions = Table(
     Column("scheduled_for", UtcDateTime, nullable=False),
     Column("attempt", SmallInteger, nullable=False, server_default="0"),
     Column("trigger", String(10), nullable=False),
-    Column("status", String(10), nullable=False),
+    Column("status", String(16), nullable=False),
     Column("reason", String(255)),
     Column("exit_code", SmallInteger),
     Column("signal", SmallInteger),
@@ -98,6 +104,8 @@ executions = Table(
     Column("cpu_user_ms", Integer),
     Column("cpu_sys_ms", Integer),
     Column("max_rss_kb", Integer),
+    # When the peak is known only to lie below a bound (the spawner's own high-water mark): KiB.
+    Column("max_rss_kb_below", Integer),
     Column("output", Text),
     Column("output_bytes", ID),
     Column("truncated", Boolean),
@@ -109,6 +117,9 @@ executions = Table(
     Column("lease_token", String(32)),
     Column("lease_expires_at", UtcDateTime),
     Column("retry_of", ID),
+    # A person asked for the run to stop; its runner acts on it at its next lease renewal.
+    Column("cancel_requested_at", UtcDateTime),
+    Column("cancel_requested_by", String(128)),
     UniqueConstraint("task_id", "scheduled_for", "attempt"),
 )
 # Recent runs and runs per minute read by finish time; retention deletes by it.
@@ -144,6 +155,8 @@ alerts = Table(
     Column("acknowledged_at", UtcDateTime),
     Column("acknowledged_by", String(128)),
     Column("resolved_at", UtcDateTime),
+    # No message is sent about it before this (a person snoozed it).
+    Column("snoozed_until", UtcDateTime),
 )
 Index(None, alerts.c.state, alerts.c.last_seen)
 # The dispatcher's question each second: which alerts owe a message now.
@@ -220,7 +233,35 @@ nodes = Table(
     Column("heartbeat_at", UtcDateTime, nullable=False),
     Column("version", String(32)),
     Column("info", JsonText),
+    # `smartcron nodes drain`: the node stops claiming, finishes what runs, and exits.
+    Column("drain_requested_at", UtcDateTime),
+    Column("drain_requested_by", String(128)),
 )
+
+chore_slots = Table(
+    "smart_cron_chore_slots",
+    metadata,
+    # Chores every node could do (health checks, alert rules) are done by one node per slot: the
+    # one whose insert of (chore, slot) wins.
+    Column("chore", String(32), primary_key=True),
+    Column("slot", UtcDateTime, primary_key=True),
+    Column("node", String(64), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)
+
+silences = Table(
+    "smart_cron_silences",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    # A task, a rule, or both NULL for everything; no message is sent for matching alerts until `until`.
+    Column("task_id", ID, ForeignKey("smart_cron_tasks_config.id", ondelete="CASCADE")),
+    Column("rule_id", ID, ForeignKey("smart_cron_alert_rules.id", ondelete="CASCADE")),
+    Column("until", UtcDateTime, nullable=False),
+    Column("reason", String(255)),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index(None, silences.c.until)
 
 users = Table(
     "smart_cron_users",
@@ -231,6 +272,7 @@ users = Table(
     Column("role", String(10), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_login_at", UtcDateTime),
+    Column("timezone", String(64)),  # the zone this user reads times in (NULL: the installation's)
 )
 
 api_tokens = Table(

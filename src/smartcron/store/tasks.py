@@ -47,6 +47,7 @@ def spec_to_row(spec: TaskSpec) -> dict[str, Any]:
         "max_output_kb": spec.max_output_kb,
         "notify_emails": list(spec.notify_emails) or None,
         "nodes": list(spec.nodes) or None,
+        "retry_unknown_outcome": spec.retry_unknown_outcome,
     }
 
 
@@ -79,6 +80,7 @@ def row_to_spec(row: RowMapping) -> TaskSpec:
         max_output_kb=int(row["max_output_kb"]),
         notify_emails=tuple(row["notify_emails"] or ()),
         nodes=tuple(row["nodes"] or ()),
+        retry_unknown_outcome=bool(row["retry_unknown_outcome"]),
     )
 
 

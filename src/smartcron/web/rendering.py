@@ -27,6 +27,9 @@ STATUS_CLASS = {
     "timeout": "bad",
     "killed": "bad",
     "abandoned": "bad",
+    "unknown_outcome": "warn",
+    "superseded": "warn",
+    "cancelled": "muted",
     "missed": "warn",
     "skipped": "muted",
 }

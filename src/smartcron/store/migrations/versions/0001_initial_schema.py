@@ -46,6 +46,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_smart_cron_audit_log_at"), ["at"], unique=False)
 
     op.create_table(
+        "smart_cron_chore_slots",
+        sa.Column("chore", sa.String(length=32), nullable=False),
+        sa.Column("slot", smartcron.store.types.UtcDateTime(), nullable=False),
+        sa.Column("node", sa.String(length=64), nullable=False),
+        sa.Column("claimed_at", smartcron.store.types.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("chore", "slot", name=op.f("pk_smart_cron_chore_slots")),
+    )
+    op.create_table(
         "smart_cron_health_checks",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("at", smartcron.store.types.UtcDateTime(), nullable=False),
@@ -83,6 +91,8 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", smartcron.store.types.UtcDateTime(), nullable=False),
         sa.Column("version", sa.String(length=32), nullable=True),
         sa.Column("info", smartcron.store.types.JsonText(), nullable=True),
+        sa.Column("drain_requested_at", smartcron.store.types.UtcDateTime(), nullable=True),
+        sa.Column("drain_requested_by", sa.String(length=128), nullable=True),
         sa.PrimaryKeyConstraint("name", "role", name=op.f("pk_smart_cron_nodes")),
     )
     op.create_table(
@@ -124,6 +134,9 @@ def upgrade() -> None:
         sa.Column("max_output_kb", sa.Integer(), server_default="10240", nullable=False),
         sa.Column("notify_emails", smartcron.store.types.JsonText(), nullable=True),
         sa.Column("nodes", smartcron.store.types.JsonText(), nullable=True),
+        sa.Column("retry_unknown_outcome", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("origin", sa.String(length=16), nullable=True),
+        sa.Column("scheduled_elsewhere", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("next_run_at", smartcron.store.types.UtcDateTime(), nullable=True),
         sa.Column("last_execution_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("last_status", sa.String(length=16), nullable=True),
@@ -147,6 +160,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=10), nullable=False),
         sa.Column("created_at", smartcron.store.types.UtcDateTime(), nullable=False),
         sa.Column("last_login_at", smartcron.store.types.UtcDateTime(), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_smart_cron_users")),
         sa.UniqueConstraint("username", name=op.f("uq_smart_cron_users_username")),
     )
@@ -189,6 +203,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_at", smartcron.store.types.UtcDateTime(), nullable=True),
         sa.Column("acknowledged_by", sa.String(length=128), nullable=True),
         sa.Column("resolved_at", smartcron.store.types.UtcDateTime(), nullable=True),
+        sa.Column("snoozed_until", smartcron.store.types.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["task_id"],
             ["smart_cron_tasks_config.id"],
@@ -209,7 +224,7 @@ def upgrade() -> None:
         sa.Column("scheduled_for", smartcron.store.types.UtcDateTime(), nullable=False),
         sa.Column("attempt", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("trigger", sa.String(length=10), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=255), nullable=True),
         sa.Column("exit_code", sa.SmallInteger(), nullable=True),
         sa.Column("signal", sa.SmallInteger(), nullable=True),
@@ -220,6 +235,7 @@ def upgrade() -> None:
         sa.Column("cpu_user_ms", sa.Integer(), nullable=True),
         sa.Column("cpu_sys_ms", sa.Integer(), nullable=True),
         sa.Column("max_rss_kb", sa.Integer(), nullable=True),
+        sa.Column("max_rss_kb_below", sa.Integer(), nullable=True),
         sa.Column("output", sa.Text(), nullable=True),
         sa.Column("output_bytes", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("truncated", sa.Boolean(), nullable=True),
@@ -230,6 +246,8 @@ def upgrade() -> None:
         sa.Column("lease_token", sa.String(length=32), nullable=True),
         sa.Column("lease_expires_at", smartcron.store.types.UtcDateTime(), nullable=True),
         sa.Column("retry_of", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("cancel_requested_at", smartcron.store.types.UtcDateTime(), nullable=True),
+        sa.Column("cancel_requested_by", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
             ["task_id"],
             ["smart_cron_tasks_config.id"],
@@ -281,11 +299,41 @@ def upgrade() -> None:
             batch_op.f("ix_smart_cron_notifications_state_next_attempt_at"), ["state", "next_attempt_at"], unique=False
         )
 
+    op.create_table(
+        "smart_cron_silences",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("until", smartcron.store.types.UtcDateTime(), nullable=False),
+        sa.Column("reason", sa.String(length=255), nullable=True),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", smartcron.store.types.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["rule_id"],
+            ["smart_cron_alert_rules.id"],
+            name=op.f("fk_smart_cron_silences_rule_id_smart_cron_alert_rules"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["smart_cron_tasks_config.id"],
+            name=op.f("fk_smart_cron_silences_task_id_smart_cron_tasks_config"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_smart_cron_silences")),
+    )
+    with op.batch_alter_table("smart_cron_silences", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_smart_cron_silences_until"), ["until"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("smart_cron_silences", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_smart_cron_silences_until"))
+
+    op.drop_table("smart_cron_silences")
     with op.batch_alter_table("smart_cron_notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_smart_cron_notifications_state_next_attempt_at"))
 
@@ -321,6 +369,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_smart_cron_health_checks_at"))
 
     op.drop_table("smart_cron_health_checks")
+    op.drop_table("smart_cron_chore_slots")
     with op.batch_alter_table("smart_cron_audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_smart_cron_audit_log_at"))
 
