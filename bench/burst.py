@@ -45,7 +45,7 @@ from bench.runner_home import (
 )
 
 from smartcron.config import Settings
-from smartcron.runner.process import ProcessSpec
+from smartcron.runner.process.supervisor import ProcessSpec
 from smartcron.store import Store
 
 LEAD_SECONDS = 2.0

@@ -35,8 +35,8 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 from bench.common import Figure, median, percentile
 from bench.runner_home import BenchDaemon, bench_home, bench_settings, open_bench_store, register, trivial_tasks
 
-from smartcron.runner.env import SCHEDULED_FOR_VARIABLE
-from smartcron.runner.process import ProcessSpec
+from smartcron.runner.process.env import SCHEDULED_FOR_VARIABLE
+from smartcron.runner.process.supervisor import ProcessSpec
 
 DUE_EACH_SLOT = 10
 LEAD_SECONDS = 2.0

@@ -27,7 +27,7 @@ from smartcron.config import Settings, load_settings
 from smartcron.domain.task import TaskSpec
 from smartcron.logs import configure
 from smartcron.runner.daemon import Daemon
-from smartcron.runner.process import ProcessSpec
+from smartcron.runner.process.supervisor import ProcessSpec
 from smartcron.store import Store, open_store
 from smartcron.store.schema import tasks as tasks_table
 from smartcron.store.tasks import spec_to_row
@@ -136,7 +136,7 @@ class BenchDaemon:
     def _time_launches(self, on_spawn: Callable[[ProcessSpec, float, float], None]) -> None:
         """Wrap the function that starts each process (``runner.process.launch``) for as long as
         this daemon runs: from the call to the moment the child has exec'ed."""
-        from smartcron.runner import process
+        from smartcron.runner.process import supervisor as process
 
         launch = self._launch = process.launch  # type: ignore[attr-defined]
 
@@ -157,7 +157,7 @@ class BenchDaemon:
         self.daemon.request_stop()
         self._thread.join()
         if self._launch is not None:
-            from smartcron.runner import process
+            from smartcron.runner.process import supervisor as process
 
             process.launch = self._launch  # type: ignore[attr-defined,assignment]
 

@@ -24,7 +24,7 @@ from smartcron.config import Settings, load_settings
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.task import TaskSpec
 from smartcron.runner import daemon as daemon_module
-from smartcron.runner.engine import Engine
+from smartcron.runner.scheduling.engine import Engine
 from smartcron.store import Store, open_store
 from tests.alerts.conftest import SmtpServer
 

@@ -14,7 +14,7 @@ from smartcron.domain.enums import Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import TaskSpec
 from smartcron.monitor.checks import SystemReaders
-from smartcron.runner.procinfo import process_start_time
+from smartcron.runner.process.procinfo import process_start_time
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 

@@ -11,7 +11,7 @@ from smartcron.domain.enums import CheckStatus, ErrorCategory, ExecutionStatus, 
 from smartcron.domain.execution import Execution
 from smartcron.domain.health import CheckResult
 from smartcron.monitor.service import HealthMonitor
-from smartcron.runner.procinfo import live_group_members
+from smartcron.runner.process.procinfo import live_group_members
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim
 from tests.conftest import utc

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 
 from smartcron.clock import SystemClock
-from smartcron.runner.process import ProcessResult, ProcessSpec, Spawned, Supervisor
+from smartcron.runner.process.supervisor import ProcessResult, ProcessSpec, Spawned, Supervisor
 
 PYTHON = sys.executable
 CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"

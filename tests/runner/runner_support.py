@@ -18,7 +18,7 @@ from smartcron.config import Settings, load_settings
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.task import Task, TaskSpec
-from smartcron.runner.engine import Engine
+from smartcron.runner.scheduling.engine import Engine
 from smartcron.store import Store, open_store
 from smartcron.store.executions import Finish, SlotClaim
 

@@ -13,7 +13,7 @@ import pytest
 from smartcron.clock import FakeClock, SystemClock
 from smartcron.domain.enums import ExecutionStatus, OverlapPolicy, Trigger
 from smartcron.runner.daemon import Daemon
-from smartcron.runner.procinfo import live_group_members
+from smartcron.runner.process.procinfo import live_group_members
 from smartcron.store import Store
 from tests.conftest import utc
 from tests.runner.runner_support import (

@@ -15,8 +15,8 @@ from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Severity, Tri
 from smartcron.domain.execution import Outcome
 from smartcron.domain.retry import JITTER
 from smartcron.logs import task_log_path
-from smartcron.runner.alert_hooks import optional_attribute
-from smartcron.runner.upkeep import renew_leases
+from smartcron.runner.scheduling.alert_hooks import optional_attribute
+from smartcron.runner.scheduling.leases import renew_leases
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 from tests.conftest import utc

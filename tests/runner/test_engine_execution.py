@@ -10,7 +10,7 @@ import pytest
 from smartcron.clock import SystemClock
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus
 from smartcron.logs import task_log_path
-from smartcron.runner.procinfo import live_group_members
+from smartcron.runner.process.procinfo import live_group_members
 from smartcron.store import Store
 from tests.runner.runner_support import add_task, running_engine, runs_of, settings_for, settle
 

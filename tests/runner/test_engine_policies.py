@@ -14,8 +14,8 @@ from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, OverlapPolicy
 from smartcron.domain.execution import Execution
 from smartcron.domain.schedule import parse_schedule
 from smartcron.domain.task import Task
-from smartcron.runner.engine import Engine
-from smartcron.runner.procinfo import live_group_members
+from smartcron.runner.process.procinfo import live_group_members
+from smartcron.runner.scheduling.engine import Engine
 from smartcron.store import Store
 from tests.conftest import utc
 from tests.runner.runner_support import SETTLE_SECONDS, add_task, running_engine, runs_of, settings_for, settle

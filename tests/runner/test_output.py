@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smartcron.runner.output import RunOutput, decode_tail
+from smartcron.runner.process.output import RunOutput, decode_tail
 from tests.runner.process_harness import SupervisorHarness
 
 MiB = 1024 * 1024

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smartcron.runner.process import (
+from smartcron.runner.process.supervisor import (
     FILES_KEPT,
     FILES_PER_RUN,
     ProcessResult,
@@ -210,7 +210,7 @@ def test_processes_of_a_batch_whose_end_fails_are_still_watched_and_reported(
     def no_descriptors(pid: int) -> int:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr("smartcron.runner.process.process_start_time", no_descriptors)
+    monkeypatch.setattr("smartcron.runner.process.supervisor.process_start_time", no_descriptors)
     specs = [harness.spec("true") for _ in range(3)]
     with harness.supervisor.batch() as batch:
         for spec in specs:

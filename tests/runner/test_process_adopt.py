@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smartcron.runner.procinfo import find_processes_of, kill_group, process_start_time
+from smartcron.runner.process.procinfo import find_processes_of, kill_group, process_start_time
 from tests.runner.process_harness import CHILD_PATH, SupervisorHarness, is_running, live_group_members
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smartcron.runner.limits import limit_prefix
+from smartcron.runner.process.limits import limit_prefix
 from tests.runner.process_harness import PYTHON, SupervisorHarness
 
 

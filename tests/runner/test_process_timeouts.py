@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from smartcron.clock import SystemClock
-from smartcron.runner.process import ProcessResult, Supervisor
+from smartcron.runner.process.supervisor import ProcessResult, Supervisor
 from tests.runner.process_harness import PYTHON, RESULT_WAIT, SupervisorHarness, is_running, live_group_members
 
 

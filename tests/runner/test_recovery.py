@@ -12,9 +12,9 @@ from smartcron.clock import FakeClock, SystemClock
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
-from smartcron.runner.procinfo import live_group_members, process_start_time
-from smartcron.runner.recovery import reclaim_stale_nodes, recover_own_rows
-from smartcron.runner.upkeep import renew_leases
+from smartcron.runner.process.procinfo import live_group_members, process_start_time
+from smartcron.runner.scheduling.leases import renew_leases
+from smartcron.runner.scheduling.recovery import reclaim_stale_nodes, recover_own_rows
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 from tests.conftest import utc

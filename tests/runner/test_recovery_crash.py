@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from smartcron.domain.enums import ExecutionStatus
-from smartcron.runner.procinfo import find_processes_of, live_group_members
+from smartcron.runner.process.procinfo import find_processes_of, live_group_members
 from tests.runner.runner_support import add_task, home_store, runs_of, smartcron, smartcron_env, wait_until
 
 TASK_COUNT = 5

@@ -8,8 +8,8 @@ from pathlib import Path
 from smartcron.clock import FakeClock
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.retry import JITTER
-from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries
-from smartcron.runner.upkeep import maintain
+from smartcron.runner.scheduling.leases import maintain
+from smartcron.runner.scheduling.recovery import OVERDUE_RETRY, recall_owed_retries
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 from tests.conftest import utc

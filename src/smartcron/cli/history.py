@@ -133,7 +133,7 @@ def logs_cmd(app: AppContext, execution_id: int, follow: bool) -> None:
     EXECUTION_ID is the id `smartcron runs` shows. With --follow, output is printed as the run
     writes it until the run ends.
     """
-    from smartcron.runner.runlog import follow_run_output, read_run_output
+    from smartcron.runner.process.runlog import follow_run_output, read_run_output
 
     store = app.store
     execution = store.executions.get(execution_id)

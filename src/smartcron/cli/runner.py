@@ -20,7 +20,7 @@ from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.errors import StoreError
 from smartcron.logs import configure
 from smartcron.runner.daemon import Daemon
-from smartcron.runner.dbclock import DatabaseClock
+from smartcron.runner.scheduling.dbclock import DatabaseClock
 from smartcron.runner.tick import run_tick
 
 

@@ -34,15 +34,15 @@ from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.health import CheckResult
 from smartcron.domain.task import Task
 from smartcron.monitor.checks import RUNNER_ROLES, newest_runner_heartbeat
-from smartcron.runner.env import SCHEDULED_FOR_VARIABLE
-from smartcron.runner.outcomes import abandoned, as_finished, milliseconds_since
-from smartcron.runner.procinfo import (
+from smartcron.runner.process.env import SCHEDULED_FOR_VARIABLE
+from smartcron.runner.process.procinfo import (
     TASK_NAME_VARIABLE,
     kill_group,
     process_alive,
     processes_by_execution,
     read_stat,
 )
+from smartcron.runner.scheduling.outcomes import abandoned, as_finished, milliseconds_since
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 from smartcron.store.nodes import Heartbeat

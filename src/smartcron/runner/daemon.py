@@ -34,12 +34,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from smartcron.clock import Clock
 from smartcron.config import Settings
 from smartcron.errors import StoreError
-from smartcron.runner.alert_hooks import AlertHook, AlertSender, run_health_checks
-from smartcron.runner.dbclock import DatabaseClock
-from smartcron.runner.engine import Engine
-from smartcron.runner.recovery import recall_owed_retries, reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.scheduling.alert_hooks import AlertHook, AlertSender, run_health_checks
+from smartcron.runner.scheduling.dbclock import DatabaseClock
+from smartcron.runner.scheduling.engine import Engine
+from smartcron.runner.scheduling.leases import heartbeat, maintain
+from smartcron.runner.scheduling.recovery import recall_owed_retries, reclaim_stale_nodes, recover_own_rows
 from smartcron.runner.tick import POLL_SECONDS
-from smartcron.runner.upkeep import heartbeat, maintain
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from smartcron.config import Settings
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.errors import UserError
-from smartcron.runner.engine import Engine
-from smartcron.runner.recovery import RUNNER_ROLES
+from smartcron.runner.scheduling.engine import Engine
+from smartcron.runner.scheduling.leases import maintain
+from smartcron.runner.scheduling.recovery import RUNNER_ROLES
 from smartcron.runner.tick import supervise
-from smartcron.runner.upkeep import maintain
 from smartcron.store import Store
 
 WAIT_POLL_SECONDS = 0.2

@@ -18,10 +18,15 @@ from dataclasses import dataclass
 
 from smartcron.clock import Clock
 from smartcron.config import Settings
-from smartcron.runner.alert_hooks import AlertSender
-from smartcron.runner.engine import Engine, PassReport
-from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries, reclaim_stale_nodes, recover_own_rows
-from smartcron.runner.upkeep import heartbeat, maintain
+from smartcron.runner.scheduling.alert_hooks import AlertSender
+from smartcron.runner.scheduling.engine import Engine, PassReport
+from smartcron.runner.scheduling.leases import heartbeat, maintain
+from smartcron.runner.scheduling.recovery import (
+    OVERDUE_RETRY,
+    recall_owed_retries,
+    reclaim_stale_nodes,
+    recover_own_rows,
+)
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)

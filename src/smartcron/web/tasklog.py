@@ -1,6 +1,6 @@
 """One run's full output, read from its task's log file.
 
-Found as ``smartcron logs`` finds it (:mod:`smartcron.runner.runlog`): the run's lines between its
+Found as ``smartcron logs`` finds it (:mod:`smartcron.runner.process.runlog`): the run's lines between its
 header and the next header of its task, in the task's log or a rotated copy. Logs are only ever
 found from an execution id: the path comes from the task's category and name in the database, and
 is checked to stay inside the log directory, so no request can name a file.
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from smartcron.runner.runlog import locate_run_output
+from smartcron.runner.process.runlog import locate_run_output
 
 MAX_LOG_BYTES = 2 * 1024 * 1024
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")

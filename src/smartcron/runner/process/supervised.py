@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-from smartcron.runner.launch import LaunchFailure
-from smartcron.runner.output import RunOutput
+from smartcron.runner.process.launch import LaunchFailure
+from smartcron.runner.process.output import RunOutput
 
 
 class Deadline(Enum):

@@ -3,7 +3,7 @@
 The child gets its own session and process group (so a signal to the group reaches everything it
 starts and nothing else), stdin from /dev/null, stdout and stderr on one pipe, the caller's complete
 environment, and the working directory. Limits come from wrapper tools (see
-:mod:`smartcron.runner.limits`), never from ``preexec_fn``. A command that cannot start is not an
+:mod:`smartcron.runner.process.limits`), never from ``preexec_fn``. A command that cannot start is not an
 exception: it becomes a :class:`LaunchFailure` with the exit code a shell would give, so the caller
 reports it like any other ended run.
 
@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from smartcron.runner.limits import CommandProblem, LimitsUnavailableError, command_problem, limit_prefix
-from smartcron.runner.output import RunOutput
-from smartcron.runner.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
+from smartcron.runner.process.limits import CommandProblem, LimitsUnavailableError, command_problem, limit_prefix
+from smartcron.runner.process.output import RunOutput
+from smartcron.runner.process.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
 
 SHELL = "/bin/sh"
 _TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE})

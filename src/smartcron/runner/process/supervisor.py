@@ -2,8 +2,8 @@
 
 The runner spawns (or, after a restart, adopts) processes and hears back through ``on_exit``, once
 per run. This layer knows nothing about the database or schedules. Starting a process happens in
-the caller's thread (:mod:`~smartcron.runner.launch`); watching it happens in the supervisor's
-thread (:mod:`~smartcron.runner.watcher`), which callers reach through an inbox and an eventfd.
+the caller's thread (:mod:`~smartcron.runner.process.launch`); watching it happens in the supervisor's
+thread (:mod:`~smartcron.runner.process.watcher`), which callers reach through an inbox and an eventfd.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smartcron.clock import Clock
-from smartcron.runner.launch import LaunchFailure, ProcessSpec, close_inherited_descriptors, launch
-from smartcron.runner.procinfo import find_processes_of, kill_group, process_alive, process_start_time
-from smartcron.runner.supervised import ProcessResult, SupervisedRun, failure_result
-from smartcron.runner.watcher import ProcessWatcher, guarded, open_verified_pidfd
+from smartcron.runner.process.launch import LaunchFailure, ProcessSpec, close_inherited_descriptors, launch
+from smartcron.runner.process.procinfo import find_processes_of, kill_group, process_alive, process_start_time
+from smartcron.runner.process.supervised import ProcessResult, SupervisedRun, failure_result
+from smartcron.runner.process.watcher import ProcessWatcher, guarded, open_verified_pidfd
 
 __all__ = [
     "ProcessResult",

@@ -20,10 +20,10 @@ from smartcron.config import Settings
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.task import Task
-from smartcron.runner.alert_hooks import AlertHook
-from smartcron.runner.outcomes import as_finished
-from smartcron.runner.recorder import Record, Recorder
-from smartcron.runner.retries import RetryBook
+from smartcron.runner.scheduling.alert_hooks import AlertHook
+from smartcron.runner.scheduling.outcomes import as_finished
+from smartcron.runner.scheduling.recorder import Record, Recorder
+from smartcron.runner.scheduling.retries import RetryBook
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 

@@ -19,7 +19,7 @@ from smartcron.domain.planning import SlotPlan, plan_slots
 from smartcron.domain.schedule import Schedule, parse_schedule
 from smartcron.domain.task import Task
 from smartcron.errors import ScheduleError
-from smartcron.runner.outcomes import REASON_LENGTH
+from smartcron.runner.scheduling.outcomes import REASON_LENGTH
 from smartcron.store.executions import SlotClaim
 
 log = logging.getLogger(__name__)

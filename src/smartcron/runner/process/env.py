@@ -16,8 +16,8 @@ from smartcron.config import Settings
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task, TaskSpec
 from smartcron.logs import task_log_path
-from smartcron.runner.process import ProcessSpec
-from smartcron.runner.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
+from smartcron.runner.process.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
+from smartcron.runner.process.supervisor import ProcessSpec
 
 SCHEDULED_FOR_VARIABLE = "SMARTCRON_SCHEDULED_FOR"
 ATTEMPT_VARIABLE = "SMARTCRON_ATTEMPT"

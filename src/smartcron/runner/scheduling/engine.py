@@ -6,7 +6,7 @@ harmless), start the ``scheduled`` rows that may start (``begin`` compare-and-sw
 the pids), and move each task's ``next_run_at`` forward (compare-and-swap). Rows claimed but not
 started (queued behind a running run, a catch-up chain) stay ``scheduled`` and any runner starts
 them later. Ended runs come back from the supervisor's thread and go to the engine's
-``RunLedger`` (:mod:`~smartcron.runner.ledger`), whose recorder thread writes them; a recoverable
+``RunLedger`` (:mod:`~smartcron.runner.scheduling.ledger`), whose recorder thread writes them; a recoverable
 failure is remembered as a retry due at its backoff time and claimed like a slot when due, so no
 retry runs twice either.
 """
@@ -34,13 +34,13 @@ from smartcron.domain.overlap import REPLACED_REASON, TaskActivity, choose_start
 from smartcron.domain.schedule import Schedule
 from smartcron.domain.task import Task
 from smartcron.errors import StoreError
-from smartcron.runner.claims import Move, Schedules, activity_of, plan_claims
-from smartcron.runner.env import process_spec
-from smartcron.runner.ledger import RunContext, RunLedger
-from smartcron.runner.outcomes import failed_to_start, killed, outcome_of
-from smartcron.runner.process import ProcessResult, SpawnBatch, Spawned, Supervisor, open_file_limit
-from smartcron.runner.procinfo import kill_group
-from smartcron.runner.retries import RetryBook
+from smartcron.runner.process.env import process_spec
+from smartcron.runner.process.procinfo import kill_group
+from smartcron.runner.process.supervisor import ProcessResult, SpawnBatch, Spawned, Supervisor, open_file_limit
+from smartcron.runner.scheduling.claims import Move, Schedules, activity_of, plan_claims
+from smartcron.runner.scheduling.ledger import RunContext, RunLedger
+from smartcron.runner.scheduling.outcomes import failed_to_start, killed, outcome_of
+from smartcron.runner.scheduling.retries import RetryBook
 from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim, Start
 

@@ -14,8 +14,13 @@ from datetime import datetime, timedelta
 
 from smartcron import __version__
 from smartcron.domain.enums import ExecutionStatus
-from smartcron.runner.engine import Engine
-from smartcron.runner.recovery import OVERDUE_RETRY, recall_owed_retries, reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.scheduling.engine import Engine
+from smartcron.runner.scheduling.recovery import (
+    OVERDUE_RETRY,
+    recall_owed_retries,
+    reclaim_stale_nodes,
+    recover_own_rows,
+)
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,16 @@ from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.planning import triage_waiting
 from smartcron.domain.task import Task
-from smartcron.runner.engine import Engine
-from smartcron.runner.env import SCHEDULED_FOR_VARIABLE
-from smartcron.runner.outcomes import abandoned
-from smartcron.runner.procinfo import TASK_NAME_VARIABLE, find_processes_of, kill_group, process_alive, read_stat
+from smartcron.runner.process.env import SCHEDULED_FOR_VARIABLE
+from smartcron.runner.process.procinfo import (
+    TASK_NAME_VARIABLE,
+    find_processes_of,
+    kill_group,
+    process_alive,
+    read_stat,
+)
+from smartcron.runner.scheduling.engine import Engine
+from smartcron.runner.scheduling.outcomes import abandoned
 from smartcron.store.executions import Finish
 
 log = logging.getLogger(__name__)

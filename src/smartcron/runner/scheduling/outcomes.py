@@ -8,7 +8,7 @@ from datetime import datetime
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.retry import classify_exit
-from smartcron.runner.process import ProcessResult
+from smartcron.runner.process.supervisor import ProcessResult
 
 REASON_LENGTH = 255
 """The width of the ``reason`` column."""

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from enum import Enum
 
 from smartcron.clock import Clock
-from smartcron.runner.procinfo import kill_group, live_group_members, process_alive, read_stat
-from smartcron.runner.supervised import Deadline, ProcessResult, SupervisedRun, result_of
+from smartcron.runner.process.procinfo import kill_group, live_group_members, process_alive, read_stat
+from smartcron.runner.process.supervised import Deadline, ProcessResult, SupervisedRun, result_of
 
 log = logging.getLogger(__name__)
 
