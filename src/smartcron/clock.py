@@ -38,6 +38,48 @@ class SystemClock:
         return wake.wait(seconds)
 
 
+class OffsetClock:
+    """The system clock with its wall time shifted by the number of seconds written in a file: how
+    the fault tests step a real daemon's clock (``clock_offset_file`` setting). The file is read
+    again at most every ``REREAD_SECONDS``; a missing or unreadable file means no shift. The
+    monotonic clock is never shifted, as a real clock step leaves it alone too."""
+
+    REREAD_SECONDS = 0.05
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._offset = timedelta(0)
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+        self._base = SystemClock()
+
+    def _current_offset(self) -> timedelta:
+        mono = time.monotonic()
+        with self._lock:
+            if mono - self._read_at >= self.REREAD_SECONDS:
+                self._read_at = mono
+                try:
+                    with open(self._path, encoding="ascii") as source:
+                        self._offset = timedelta(seconds=float(source.read().strip() or 0))
+                except (OSError, ValueError):
+                    self._offset = timedelta(0)
+            return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._current_offset()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float, wake: threading.Event | None = None) -> bool:
+        return self._base.sleep(seconds, wake)
+
+
+def system_clock(offset_file: str = "") -> Clock:
+    """The clock a command runs on: the system's, or (fault tests) one shifted by ``offset_file``."""
+    return OffsetClock(offset_file) if offset_file else SystemClock()
+
+
 class FakeClock:
     """A clock that only moves when told to; ``sleep`` advances it instantly."""
 

@@ -41,6 +41,12 @@ class Settings:
     node_tags: tuple[str, ...] = field(
         default=(), metadata=_meta("this runner's tags: tasks whose nodes list one of them run here too")
     )
+    failpoint: tuple[str, ...] = field(
+        default=(), metadata=_meta("for the fault tests only: crash at these places (smartcron.failpoints)")
+    )
+    clock_offset_file: str = field(
+        default="", metadata=_meta("for the fault tests only: a file of seconds added to this process's wall clock")
+    )
     # [database]
     database_url: str = field(default="", metadata=_meta("SQLAlchemy URL of the store"))
     # [runner]

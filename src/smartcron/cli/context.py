@@ -30,6 +30,10 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(os.environ, self.config_file)
+            if self._settings.failpoint:
+                from smartcron import failpoints
+
+                failpoints.arm(self._settings.failpoint)
         return self._settings
 
     @property

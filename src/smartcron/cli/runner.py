@@ -16,6 +16,7 @@ from types import FrameType
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from smartcron.clock import system_clock
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.errors import StoreError
 from smartcron.logs import configure
@@ -49,7 +50,7 @@ def run_cmd(app: AppContext, verbose: bool, quiet: bool) -> None:
     settings = app.settings
     configure(settings.log_dir, "runner", verbose=verbose, console=not quiet)
     store = app.store
-    clock = DatabaseClock(store)
+    clock = DatabaseClock(store, system_clock(settings.clock_offset_file))
     clock.sync()
     daemon = Daemon(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd())
 
@@ -76,7 +77,7 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
     settings = app.settings
     configure(settings.log_dir, "tick")
     store = app.store
-    clock = DatabaseClock(store)
+    clock = DatabaseClock(store, system_clock(settings.clock_offset_file))
     clock.sync()
     stop = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):

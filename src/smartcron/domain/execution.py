@@ -37,6 +37,10 @@ class Execution:
     lease_token: str | None = None
     lease_expires_at: datetime | None = None
     retry_of: int | None = None
+    max_rss_kb_below: int | None = None
+    """Set instead of ``max_rss_kb`` when the peak is only known to lie below this many KiB."""
+    cancel_requested_at: datetime | None = None
+    cancel_requested_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

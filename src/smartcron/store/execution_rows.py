@@ -83,6 +83,9 @@ def row_to_execution(row: RowMapping) -> Execution:
         lease_token=row["lease_token"],
         lease_expires_at=row["lease_expires_at"],
         retry_of=row["retry_of"],
+        max_rss_kb_below=row["max_rss_kb_below"],
+        cancel_requested_at=row["cancel_requested_at"],
+        cancel_requested_by=row["cancel_requested_by"],
     )
 
 

@@ -22,8 +22,8 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
-from smartcron.domain.execution import Execution
-from smartcron.errors import NotFoundError, StoreError
+from smartcron.domain.execution import Execution, Outcome
+from smartcron.errors import NotFoundError, StoreError, UserError
 from smartcron.store.engine import write_transaction
 from smartcron.store.execution_rows import (
     FAILURES,
@@ -275,6 +275,34 @@ class ExecutionRepository:
                 for f in finishes
             ],
         )
+
+    def request_cancel(self, execution_id: int, *, by: str, now: datetime) -> Execution:
+        """Ask for a run to stop. A ``scheduled`` row ends here, ``cancelled``; a ``running`` row is
+        marked, and its runner (whichever node owns it) ends its process group at its next lease
+        renewal and records ``cancelled``. Returns the row as it now is; raises UserError for a
+        run that has already ended, NotFoundError for no such run."""
+        reason = f"cancelled by {by}"[:255]
+        with write_transaction(self._engine) as conn:
+            row = conn.execute(with_task_name().where(e.c.id == execution_id).with_for_update()).mappings().first()
+            if row is None:
+                raise NotFoundError(f"no execution with id {execution_id}")
+            current = row_to_execution(row)
+            if current.status is ExecutionStatus.SCHEDULED:
+                outcome = Outcome(ExecutionStatus.CANCELLED, now, reason=reason)
+                conn.execute(update(e).where(e.c.id == execution_id, LIVE_ROWS).values(outcome_values(outcome)))
+                self._update_summaries(conn, [Finish(execution_id, current.task_id, outcome)])
+            elif current.status is ExecutionStatus.RUNNING:
+                if current.cancel_requested_at is None:
+                    conn.execute(
+                        update(e)
+                        .where(e.c.id == execution_id, e.c.cancel_requested_at.is_(None))
+                        .values(cancel_requested_at=now, cancel_requested_by=by[:128])
+                    )
+            else:
+                raise UserError(f"execution {execution_id} has already ended ({current.status})")
+            updated = conn.execute(with_task_name().where(e.c.id == execution_id)).mappings().first()
+        assert updated is not None
+        return row_to_execution(updated)
 
     def renew_leases(self, *, node: str, token: str, until: datetime) -> int:
         with self._engine.begin() as conn:
