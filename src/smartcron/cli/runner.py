@@ -16,8 +16,8 @@ from types import FrameType
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from smartcron.clock import system_clock
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
+from smartcron.clock import system_clock
 from smartcron.errors import StoreError
 from smartcron.logs import configure
 from smartcron.runner.daemon import Daemon
