@@ -50,7 +50,10 @@ class Settings:
     # [database]
     database_url: str = field(default="", metadata=_meta("SQLAlchemy URL of the store"))
     # [runner]
-    runner_heartbeat_interval: float = field(default=10.0, metadata=_meta("seconds", minimum=0.1, maximum=60))
+    runner_heartbeat_interval: float = field(
+        default=1.0,
+        metadata=_meta("seconds between heartbeats (each renews the leases of running runs)", minimum=0.1, maximum=60),
+    )
     runner_max_parallel: int = field(
         default=256,
         metadata=_meta("running tasks at once (at most (ulimit -n - 256) / 3)", minimum=1, maximum=10000),
@@ -61,7 +64,13 @@ class Settings:
         default=100, metadata=_meta("missed rows before one summary row", minimum=1, maximum=100000)
     )
     runner_lease_seconds: float = field(
-        default=60.0, metadata=_meta("lease length for a running row", minimum=5, maximum=3600)
+        default=5.0,
+        metadata=_meta(
+            "seconds a running run's lease lasts unrenewed; a node that stops renewing has its runs taken "
+            "over after this (at least two heartbeats)",
+            minimum=0.2,
+            maximum=3600,
+        ),
     )
     # [alert]
     alert_email_from: str = field(default="smartcron@localhost", metadata=_meta("From: of alert mail"))
@@ -73,6 +82,11 @@ class Settings:
     alert_renotify_interval: float = field(
         default=3600.0, metadata=_meta("seconds between reminders", minimum=60, maximum=30 * 86400)
     )
+    alert_database_down_after: float = field(
+        default=60.0,
+        metadata=_meta("seconds a runner cannot reach its database before it mails so (not via the database)",
+                       minimum=0, maximum=86400),
+    )  # fmt: skip
     alert_digest_threshold: int = field(
         default=5, metadata=_meta("alerts per minute before a digest", minimum=1, maximum=10000)
     )
@@ -307,6 +321,16 @@ _CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
             None
             if str(v["database_url"]).split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "mariadb")
             else "expected sqlite:///PATH, postgresql+psycopg://... or mysql+pymysql://..."
+        ),
+    ),
+    (
+        "runner_lease_seconds",
+        lambda v: (
+            None
+            if v["runner_lease_seconds"] >= 2 * v["runner_heartbeat_interval"]
+            else f"must be at least two heartbeats (runner.heartbeat_interval is {v['runner_heartbeat_interval']:g} s, "
+            f"so {2 * v['runner_heartbeat_interval']:g} s or more): a lease that can run out between two "
+            "renewals lets another node take over a healthy node's runs"
         ),
     ),
     (

@@ -23,6 +23,7 @@ from smartcron.clock import SystemClock
 from smartcron.config import Settings, load_settings
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.task import TaskSpec
+from smartcron.runner import chores as chores_module
 from smartcron.runner import daemon as daemon_module
 from smartcron.runner.scheduling.engine import Engine
 from smartcron.store import Store, open_store
@@ -96,7 +97,7 @@ def test_the_daemon_mails_a_critical_failure_while_it_keeps_running(db: Store, m
 def test_the_daemons_sender_is_woken_by_a_critical_failure_not_only_by_its_poll(
     db: Store, mail_env: SmtpServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(daemon_module, "ALERT_SEND_SECONDS", 3600.0)  # its poll would come in an hour
+    monkeypatch.setattr(chores_module, "ALERT_SEND_SECONDS", 3600.0)  # its poll would come in an hour
     task_id = critical_task(db, command="exit 1")
     daemon = daemon_module.Daemon(
         load_settings(), db, clock=SystemClock(), base_env={"PATH": os.environ["PATH"]}, cwd=str(tmp_path)

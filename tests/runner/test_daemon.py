@@ -47,7 +47,13 @@ def test_daemon_wakes_at_every_slot_of_a_six_field_schedule(sqlite_store: Store,
     ]
     assert all(r.started_at == r.scheduled_for for r in runs), "each run starts at its slot, not a second late"
     beat = sqlite_store.nodes.get("node-a", "runner")
-    assert beat is not None and beat.info == {"active": False, "running": 0, "tags": []}
+    assert beat is not None and beat.info is not None
+    assert {key: beat.info[key] for key in ("active", "state", "running", "tags")} == {
+        "active": False,
+        "state": "stopped",
+        "running": 0,
+        "tags": [],
+    }
 
 
 def test_daemon_starts_a_queued_manual_run_without_waiting_for_a_slot(store: Store, tmp_path: Path) -> None:
@@ -103,7 +109,13 @@ def test_signal_stops_claiming_kills_what_outlives_the_grace_records_everything_
     assert [r.status for r in runs_of(store, quick)] == [ExecutionStatus.SUCCESS] and quick_file.exists()
     assert pgid is not None and live_group_members(pgid) == []
     beat = store.nodes.latest("runner")
-    assert beat is not None and beat.info == {"active": False, "running": 0, "tags": []}
+    assert beat is not None and beat.info is not None
+    assert {key: beat.info[key] for key in ("active", "state", "running", "tags")} == {
+        "active": False,
+        "state": "stopped",
+        "running": 0,
+        "tags": [],
+    }
 
 
 def test_a_task_this_daemon_cannot_plan_neither_makes_it_spin_nor_delays_other_slots(
@@ -141,9 +153,9 @@ def test_a_task_this_daemon_cannot_plan_neither_makes_it_spin_nor_delays_other_s
 def test_daemon_runs_the_health_monitor_soon_after_it_starts(
     sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import smartcron.runner.daemon as daemon_module
+    import smartcron.runner.chores as chores_module
 
-    monkeypatch.setattr(daemon_module, "HEALTH_FIRST_AFTER", 0.05)
+    monkeypatch.setattr(chores_module, "HEALTH_FIRST_AFTER", 0.05)
     settings = settings_for(sqlite_store, tmp_path / "home")
     daemon = Daemon(settings, sqlite_store, clock=SystemClock(), base_env=CHILD_ENV, cwd=str(tmp_path))
     thread = threading.Thread(target=daemon.run)

@@ -16,7 +16,7 @@ from smartcron.domain.execution import Outcome
 from smartcron.domain.retry import JITTER
 from smartcron.logs import task_log_path
 from smartcron.runner.scheduling.alert_hooks import optional_attribute
-from smartcron.runner.scheduling.leases import renew_leases
+from smartcron.runner.scheduling.engine import SHUTDOWN_REASON
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 from tests.conftest import utc
@@ -170,8 +170,9 @@ def test_no_more_runs_start_than_the_parallel_limit(sqlite_store: Store, tmp_pat
         assert engine.run_pass(clock.now()).started == 2
         assert engine.run_pass(clock.now()).started == 0
         assert len(engine.supervisor.running()) == 2
-    statuses = sorted(runs_of(sqlite_store, t)[0].status for t in tasks)
-    assert statuses == [ExecutionStatus.KILLED] * 2 + [ExecutionStatus.SCHEDULED] * 2
+    ended = sorted((runs_of(sqlite_store, t)[0].status, runs_of(sqlite_store, t)[0].reason) for t in tasks)
+    # The two that never started are not left for a later runner to start out of time: cancelled.
+    assert ended == [(ExecutionStatus.CANCELLED, SHUTDOWN_REASON)] * 2 + [(ExecutionStatus.KILLED, "shutdown")] * 2
 
 
 def test_a_run_whose_row_was_ended_elsewhere_is_killed_and_its_result_not_written(
@@ -185,7 +186,7 @@ def test_a_run_whose_row_was_ended_elsewhere_is_killed_and_its_result_not_writte
         [run] = runs_of(sqlite_store, task)
         other_node = Outcome(ExecutionStatus.ABANDONED, T0, reason="declared dead by node-b")
         assert sqlite_store.executions.finish([Finish(run.id, task.id, other_node)], token=None) == {run.id}
-        renew_leases(engine, clock.now())
+        engine.lease_keeper.renew(clock.now())
         settle(engine)
     after = sqlite_store.executions.get(run.id)
     assert (after.status, after.reason) == (ExecutionStatus.ABANDONED, "declared dead by node-b")

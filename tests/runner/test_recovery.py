@@ -13,12 +13,19 @@ from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.runner.process.procinfo import live_group_members, process_start_time
-from smartcron.runner.scheduling.leases import renew_leases
-from smartcron.runner.scheduling.recovery import reclaim_stale_nodes, recover_own_rows
+from smartcron.runner.scheduling.recovery import recover_own_rows, take_over_lost_nodes
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 from tests.conftest import utc
-from tests.runner.runner_support import CHILD_ENV, add_task, running_engine, runs_of, settings_for, settle
+from tests.runner.runner_support import (
+    CHILD_ENV,
+    add_task,
+    running_engine,
+    runs_of,
+    settings_for,
+    settle,
+    wait_until,
+)
 
 T0 = utc(2026, 3, 1, 10)
 DEAD_TOKEN = "d" * 32
@@ -42,7 +49,9 @@ def orphan(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[by
     return subprocess.Popen(argv, start_new_session=True, env=env or CHILD_ENV)
 
 
-def test_a_running_row_whose_process_is_gone_is_abandoned_and_retried(store: Store, tmp_path: Path) -> None:
+def test_a_running_row_whose_process_ended_unwatched_has_an_unknown_outcome_and_is_not_run_again(
+    store: Store, tmp_path: Path
+) -> None:
     settings = settings_for(store, tmp_path / "home")
     clock = FakeClock(T0 + timedelta(minutes=5))
     task = add_task(store, "gone", ("true",), next_run_at=T0 + timedelta(hours=1), retries=2, retry_delay=30)
@@ -52,21 +61,76 @@ def test_a_running_row_whose_process_is_gone_is_abandoned_and_retried(store: Sto
     with running_engine(settings, store, clock, role="runner") as engine:
         report = recover_own_rows(engine, clock.now(), startup=True)
         settle(engine)
+        assert engine.next_retry_at() is None  # it may have done its work: not run again
+    assert (report.adopted, report.abandoned, report.unknown) == (0, 0, 1)
+    [after] = runs_of(store, task)
+    assert (after.id, after.status, after.reason, after.error_category) == (
+        row.id,
+        ExecutionStatus.UNKNOWN_OUTCOME,
+        "its process ended while its runner was down",
+        None,
+    )
+
+
+def test_an_unknown_outcome_is_retried_when_the_task_allows_it(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    task = add_task(
+        store, "idempotent", ("true",), next_run_at=T0 + timedelta(hours=1), retries=2, retry_unknown_outcome=True
+    )
+    dead = orphan("true")
+    dead.wait()
+    row = left_running(store, task, node="node-a", at=T0, pid=dead.pid)
+    with running_engine(settings, store, clock, role="runner") as engine:
+        recover_own_rows(engine, clock.now(), startup=True)
+        settle(engine)
         retry_at = engine.next_retry_at()
         assert retry_at is not None
         clock.set(retry_at)
         engine.run_pass(clock.now())
         settle(engine)
-    assert (report.adopted, report.abandoned) == (0, 1)
     first, retry = runs_of(store, task)
-    assert (first.id, first.status, first.reason) == (
-        row.id,
-        ExecutionStatus.ABANDONED,
-        "process gone (its runner died)",
-    )
+    assert (first.id, first.status) == (row.id, ExecutionStatus.UNKNOWN_OUTCOME)
     assert (retry.trigger, retry.attempt, retry.retry_of, retry.status) == (
         Trigger.RETRY, 1, row.id, ExecutionStatus.SUCCESS,
     )  # fmt: skip
+
+
+def test_a_grandchild_left_in_the_group_of_an_exited_leader_is_killed_and_the_run_abandoned(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    settings = settings_for(store, tmp_path / "home")
+    clock = SystemClock()
+    task = add_task(store, "forker", ("true",), next_run_at=clock.now() + timedelta(hours=1), retries=0)
+    row = left_running(store, task, node="node-a", at=clock.now())
+    marker = CHILD_ENV | {
+        "SMARTCRON_EXECUTION_ID": str(row.id),
+        "SMARTCRON_TASK": "forker",
+        "SMARTCRON_SCHEDULED_FOR": row.scheduled_for.isoformat(),
+    }
+    # As `sh -c "(sleep 613 &); exit"`: the leader exits, its grandchild stays in the group.
+    leader = orphan("sh", "-c", "(sleep 613 &); exit 0", env=marker)
+    leader.wait()
+    wait_until(lambda: bool(live_group_members(leader.pid)), "the grandchild to be in the group")
+    [grandchild] = live_group_members(leader.pid)
+    start = Start(row.id, task.id, row.started_at or clock.now(), leader.pid, leader.pid, None)
+    store.executions.attach([start], token=DEAD_TOKEN)
+    try:
+        with running_engine(settings, store, clock, role="runner") as engine:
+            report = recover_own_rows(engine, clock.now(), startup=True)
+            settle(engine)
+        wait_until(lambda: not live_group_members(leader.pid), "the run's group to be gone")
+    finally:
+        for pid in live_group_members(leader.pid):
+            os.kill(pid, signal.SIGKILL)
+    assert (report.abandoned, report.unknown) == (1, 0)
+    after = store.executions.get(row.id)
+    assert (after.status, after.reason) == (
+        ExecutionStatus.ABANDONED,
+        "its runner died; 1 process(es) of the run killed",
+    )
+    assert not os.path.exists(f"/proc/{grandchild}") or "Z" in Path(f"/proc/{grandchild}/stat").read_text()
 
 
 def test_a_live_process_is_adopted_and_supervised_under_its_timeout(store: Store, tmp_path: Path) -> None:
@@ -120,7 +184,7 @@ def test_a_running_row_without_pid_has_its_process_found_by_environment_and_kill
     assert report.abandoned == 1
     after = store.executions.get(row.id)
     assert after.status is ExecutionStatus.ABANDONED
-    assert after.reason == "its runner died before recording the process; 1 process(es) killed"
+    assert after.reason == "its runner died; 1 process(es) of the run killed"
 
 
 def test_tick_leaves_rows_of_a_live_owner_alone_and_takes_those_whose_lease_ran_out(
@@ -137,9 +201,9 @@ def test_tick_leaves_rows_of_a_live_owner_alone_and_takes_those_whose_lease_ran_
     with running_engine(settings, store, clock) as engine:
         report = recover_own_rows(engine, clock.now(), startup=False)
         settle(engine)
-    assert report.abandoned == 1
+    assert report.unknown == 1
     assert store.executions.get(fresh.id).status is ExecutionStatus.RUNNING
-    assert store.executions.get(expired.id).status is ExecutionStatus.ABANDONED
+    assert store.executions.get(expired.id).status is ExecutionStatus.UNKNOWN_OUTCOME
 
 
 def test_slots_a_dead_runner_claimed_but_never_started_follow_the_catchup_policy(store: Store, tmp_path: Path) -> None:
@@ -164,21 +228,25 @@ def test_slots_a_dead_runner_claimed_but_never_started_follow_the_catchup_policy
     assert store.executions.get(manual).status is ExecutionStatus.SUCCESS
 
 
-def test_rows_of_a_node_that_went_silent_are_abandoned_by_a_healthy_one(store: Store, tmp_path: Path) -> None:
+def test_runs_of_a_node_whose_lease_ran_out_are_superseded_and_retried_at_once(store: Store, tmp_path: Path) -> None:
     settings = settings_for(store, tmp_path / "home", node="node-a")
-    now = T0 + timedelta(minutes=10)
+    now = T0 + timedelta(seconds=10)
     clock = FakeClock(now)
-    task = add_task(store, "shared", ("true",), next_run_at=T0 + timedelta(hours=1), retries=0)
-    silent = left_running(store, task, node="node-b", at=T0, pid=None)
-    busy = left_running(store, task, node="node-c", at=T0 + timedelta(seconds=1), pid=None)
-    store.nodes.beat("node-b", "runner", now=T0)
-    store.nodes.beat("node-c", "runner", now=now - timedelta(seconds=5))
+    task = add_task(store, "shared", ("true",), next_run_at=T0 + timedelta(hours=1), retries=1, retry_delay=300)
+    lost = left_running(store, task, node="node-b", at=T0, pid=None, lease_seconds=5)
+    other = add_task(store, "slow", ("true",), next_run_at=T0 + timedelta(hours=1), retries=1)
+    slow = left_running(store, other, node="node-c", at=T0, pid=None, lease_seconds=15)
     with running_engine(settings, store, clock, role="runner") as engine:
-        assert reclaim_stale_nodes(engine, clock.now()) == 1
+        assert take_over_lost_nodes(engine, clock.now()) == 0  # just started: the others get a lease to renew
+        clock.advance(settings.runner_lease_seconds)
+        assert take_over_lost_nodes(engine, clock.now()) == 1
+        assert engine.next_retry_at() == clock.now()  # the run did not fail; its node did
+        engine.run_pass(clock.now())
         settle(engine)
-    after = store.executions.get(silent.id)
-    assert (after.status, after.reason) == (ExecutionStatus.ABANDONED, "node node-b stopped renewing its lease")
-    assert store.executions.get(busy.id).status is ExecutionStatus.RUNNING
+    first, retry = runs_of(store, task)
+    assert (first.id, first.status, first.reason) == (lost.id, ExecutionStatus.SUPERSEDED, "node node-b lost its lease")
+    assert (retry.trigger, retry.attempt, retry.status) == (Trigger.RETRY, 1, ExecutionStatus.SUCCESS)
+    assert store.executions.get(slow.id).status is ExecutionStatus.RUNNING  # merely slow: its lease still runs
 
 
 def test_a_row_begun_under_our_own_lease_but_never_started_is_not_kept_alive_by_renewals(
@@ -192,8 +260,8 @@ def test_a_row_begun_under_our_own_lease_but_never_started_is_not_kept_alive_by_
     with running_engine(settings, store, clock, role="runner") as engine:
         until = T0 + timedelta(minutes=1)
         store.executions.begin([row.id], node="node-a", token=engine.lease_token, now=T0, lease_until=until)
-        renew_leases(engine, clock.now())
+        engine.lease_keeper.renew(clock.now())
         report = recover_own_rows(engine, clock.now(), startup=False)
         settle(engine)
-    assert report.abandoned == 1
-    assert store.executions.get(row.id).status is ExecutionStatus.ABANDONED
+    assert report.unknown == 1
+    assert store.executions.get(row.id).status is ExecutionStatus.UNKNOWN_OUTCOME

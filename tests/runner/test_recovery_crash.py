@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from dataclasses import replace
@@ -15,7 +16,6 @@ from smartcron.runner.process.procinfo import find_processes_of, live_group_memb
 from tests.runner.runner_support import add_task, home_store, runs_of, smartcron, smartcron_env, wait_until
 
 TASK_COUNT = 5
-LONG = ("sh", "-c", "sleep 300 & sleep 300")  # a grandchild in the task's group
 LONG = ("sh", "-c", "sleep 300 & sleep 300")  # a grandchild in the task's group
 
 
@@ -44,7 +44,8 @@ def test_runner_killed_with_tasks_running_is_reconciled_by_a_restart(tmp_path: P
         if first.poll() is None:
             first.kill()
     assert all(live_group_members(pgid) for pgid in groups), "task groups outlive their runner"
-    # Two tasks die while no runner watches them; three are still running at the restart.
+    # Two tasks die while no runner watches them (nobody knows how they ended); three are still
+    # running at the restart.
     for pgid in groups[:2]:
         os.killpg(pgid, signal.SIGKILL)
     wait_until(lambda: not any(live_group_members(p) for p in groups[:2]), "two task groups gone")
@@ -54,20 +55,23 @@ def test_runner_killed_with_tasks_running_is_reconciled_by_a_restart(tmp_path: P
         master_log = Path(settings.log_dir) / "master.log"
         wait_until(lambda: master_log.read_text().count("adopted pid") == 3, "three runs adopted")
         wait_until(
-            lambda: sum(r.status is ExecutionStatus.ABANDONED for t in tasks for r in runs_of(store, t)) == 2,
-            "two runs abandoned",
+            lambda: sum(r.status is ExecutionStatus.UNKNOWN_OUTCOME for t in tasks for r in runs_of(store, t)) == 2,
+            "two runs ended with their outcome unknown",
         )
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0
     finally:
         if second.poll() is None:
             second.kill()
+            for pgid in groups:  # a failed test must not leave its tasks running
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
 
     rows = [runs_of(store, task) for task in tasks]
     assert all(len(task_rows) == 1 for task_rows in rows), "no slot ran twice and nothing was retried"
     outcomes = sorted((r.status, r.reason) for [r] in rows)
-    abandoned = (ExecutionStatus.ABANDONED, "process gone (its runner died)")
-    assert outcomes == [abandoned] * 2 + [(ExecutionStatus.KILLED, "shutdown")] * 3
+    unknown = (ExecutionStatus.UNKNOWN_OUTCOME, "its process ended while its runner was down")
+    assert outcomes == [(ExecutionStatus.KILLED, "shutdown")] * 3 + [unknown] * 2
     assert not any(live_group_members(pgid) for pgid in groups), "no task process outlives its row"
     names = {task.name for task in tasks}
     leftovers = [pid for [r] in rows for pid in find_processes_of(r.id) if _task_of(pid) in names]

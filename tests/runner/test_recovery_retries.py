@@ -8,8 +8,7 @@ from pathlib import Path
 from smartcron.clock import FakeClock
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.retry import JITTER
-from smartcron.runner.scheduling.leases import maintain
-from smartcron.runner.scheduling.recovery import OVERDUE_RETRY, recall_owed_retries
+from smartcron.runner.scheduling.recovery import OVERDUE_RETRY, look_after_runs, recall_owed_retries
 from smartcron.store import Store
 from smartcron.store.executions import SlotClaim, Start
 from tests.conftest import utc
@@ -107,7 +106,7 @@ def test_a_runners_upkeep_takes_up_overdue_retries_and_a_manual_runs_does_not(st
     ended = failed_and_left(store, task, at=T0)
     clock = FakeClock(ended + timedelta(seconds=DELAY) + OVERDUE_RETRY)
     with running_engine(settings, store, clock) as engine:
-        maintain(engine, clock.now(), heartbeat_too=False)  # as a manual run in-process does
+        look_after_runs(engine, clock.now(), announced=False)  # as a manual run in-process does
         assert engine.next_retry_at() is None
-        maintain(engine, clock.now(), heartbeat_too=True)  # as the daemon and tick do
+        look_after_runs(engine, clock.now(), announced=True)  # as the daemon and tick do
         assert engine.next_retry_at() == clock.now()

@@ -21,7 +21,9 @@ from smartcron.clock import system_clock
 from smartcron.errors import StoreError
 from smartcron.logs import configure
 from smartcron.runner.daemon import Daemon
+from smartcron.runner.runlock import hold_runner_lock
 from smartcron.runner.scheduling.dbclock import DatabaseClock
+from smartcron.runner.startup import database_status_for, wait_for_database
 from smartcron.runner.tick import run_tick
 
 
@@ -43,24 +45,46 @@ def run_cmd(app: AppContext, verbose: bool, quiet: bool) -> None:
     """Run the scheduler daemon in the foreground.
 
     Wakes at each slot (6-field schedules with seconds work), runs every due task in its own
-    process, records every run, picks up manual runs within a second, and writes a heartbeat.
+    process, records every run, picks up manual runs within a second, and beats every
+    runner.heartbeat_interval seconds, renewing the leases of its runs. Several daemons may share
+    a PostgreSQL or MySQL database (one per node name per machine): a node that stops renewing
+    has its runs taken over within runner.lease_seconds. A database outage does not end it: it
+    waits, keeps supervising what runs, and records the outcomes when the database is back.
     SIGTERM or Ctrl-C: stops claiming, lets running tasks finish (runner.shutdown_grace
-    seconds), kills the rest, records everything and exits 0. Logs go to master.log.
+    seconds), kills the rest, records everything and exits 0; so does `smartcron nodes drain`,
+    without killing anything. Logs go to master.log.
     """
     settings = app.settings
     configure(settings.log_dir, "runner", verbose=verbose, console=not quiet)
-    store = app.store
-    clock = DatabaseClock(store, system_clock(settings.clock_offset_file))
-    clock.sync()
-    daemon = Daemon(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd())
+    stopping = threading.Event()
+    daemon: Daemon | None = None
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        daemon.request_stop()
+        stopping.set()
+        if daemon is not None:
+            daemon.request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with database_errors_as_one_line():
-        daemon.run()
+    with hold_runner_lock(settings):
+        base_clock = system_clock(settings.clock_offset_file)
+        status = database_status_for(settings, base_clock, role="runner")
+        store = wait_for_database(lambda: app.store, status, stopping)
+        if store is None:
+            return
+        daemon = Daemon(
+            settings,
+            store,
+            clock=DatabaseClock(store, base_clock),
+            base_env=os.environ,
+            cwd=os.getcwd(),
+            db_status=status,
+        )
+        if stopping.is_set():
+            daemon.request_stop()
+        with database_errors_as_one_line():
+            daemon.run()
+        status.clear_status()
 
 
 @click.command("tick")
@@ -77,13 +101,22 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
     settings = app.settings
     configure(settings.log_dir, "tick")
     store = app.store
-    clock = DatabaseClock(store, system_clock(settings.clock_offset_file))
-    clock.sync()
+    base_clock = system_clock(settings.clock_offset_file)
+    status = database_status_for(settings, base_clock, role="tick")
     stop = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda _signum, _frame: stop.set())
     with database_errors_as_one_line():
-        report = run_tick(settings, store, clock=clock, base_env=os.environ, cwd=os.getcwd(), stop=stop)
+        report = run_tick(
+            settings,
+            store,
+            clock=DatabaseClock(store, base_clock),
+            base_env=os.environ,
+            cwd=os.getcwd(),
+            stop=stop,
+            db_status=status,
+        )
+    status.clear_status()
     if as_json:
         echo_json(
             {"due": report.due, "claimed": report.claimed, "started": report.started, "recovered": report.recovered}

@@ -65,6 +65,11 @@ class Trigger(StrEnum):
     CATCHUP = "catchup"
     """A slot missed while no runner ran, started late by the catch-up policy."""
 
+    @property
+    def is_request(self) -> bool:
+        """A run somebody asked for or is owed (manual, retry), not a slot of the schedule."""
+        return self in (Trigger.MANUAL, Trigger.RETRY)
+
 
 class ErrorCategory(StrEnum):
     FATAL = "fatal"

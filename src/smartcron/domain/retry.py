@@ -25,6 +25,8 @@ NOT_FOUND = 127
 SHELL_FATAL_CODES = frozenset({CANNOT_EXECUTE, NOT_FOUND})
 JITTER = 0.2
 UNKNOWN_EXIT_REASON = "exit status unknown (adopted after a runner restart)"
+CANCELLED_PREFIX = "cancelled by "
+"""The kill reason of a run a person cancelled (``cancelled by alice``): recorded ``cancelled``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,12 @@ def classify_exit(
     killed_reason: str | None,
     spawn_error: str | None,
     fatal_exit_codes: tuple[int, ...] | frozenset[int] = (),
+    retry_unknown: bool = False,
 ) -> Verdict:
     """The status and error category of a run from how its process ended."""
     if killed_reason:
-        return Verdict(ExecutionStatus.KILLED, None, killed_reason)
+        status = ExecutionStatus.CANCELLED if killed_reason.startswith(CANCELLED_PREFIX) else ExecutionStatus.KILLED
+        return Verdict(status, None, killed_reason)
     if timed_out:
         return Verdict(ExecutionStatus.TIMEOUT, ErrorCategory.RECOVERABLE, "timeout")
     if spawn_error:
@@ -57,8 +61,9 @@ def classify_exit(
         return Verdict(ExecutionStatus.FAILED, ErrorCategory.RECOVERABLE, f"killed by signal {signal}")
     if exit_code is None:
         # An adopted process is not our child: its exit status cannot be read. Say so rather
-        # than guess; without a category it is neither retried nor called a success.
-        return Verdict(ExecutionStatus.ABANDONED, None, UNKNOWN_EXIT_REASON)
+        # than guess; it is retried only where the task allows it (it may have done its work).
+        category = ErrorCategory.RECOVERABLE if retry_unknown else None
+        return Verdict(ExecutionStatus.UNKNOWN_OUTCOME, category, UNKNOWN_EXIT_REASON)
     if exit_code == 0:
         return Verdict(ExecutionStatus.SUCCESS, None)
     if exit_code in SHELL_FATAL_CODES or exit_code in fatal_exit_codes:
@@ -102,5 +107,8 @@ def decide_retry(
         return None
     if trigger is Trigger.MANUAL or attempt >= retries:
         return None
-    delay = retry_delay(attempt, base=base_delay, cap=max_delay, rng=rng)
+    # A run superseded because its node was lost did not fail: its retry is due at once.
+    delay = (
+        0.0 if status is ExecutionStatus.SUPERSEDED else retry_delay(attempt, base=base_delay, cap=max_delay, rng=rng)
+    )
     return RetryPlan(attempt + 1, finished_at + timedelta(seconds=delay), delay)

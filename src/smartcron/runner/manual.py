@@ -18,9 +18,10 @@ from smartcron.config import Settings
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.errors import UserError
+from smartcron.runner.runlock import daemon_starting_here
 from smartcron.runner.scheduling.engine import Engine
-from smartcron.runner.scheduling.leases import maintain
-from smartcron.runner.scheduling.recovery import RUNNER_ROLES
+from smartcron.runner.scheduling.leases import RUNNER_ROLES
+from smartcron.runner.scheduling.recovery import look_after_runs
 from smartcron.runner.tick import supervise
 from smartcron.store import Store
 
@@ -42,7 +43,7 @@ def trigger(
     clock = clock or SystemClock()
     task = store.tasks.get(name)
     execution_id = store.executions.enqueue(task.id, scheduled_for=clock.now())
-    if runner_alive(store, settings, task, clock.now()):
+    if runner_alive(store, settings, task, clock.now()) or daemon_starting_here(settings):
         if not wait:
             return store.executions.get(execution_id)
         return _wait_for(settings, store, task, execution_id, clock, base_env, cwd)
@@ -88,12 +89,12 @@ def run_here(
     only = {execution_id}
     engine.start()
     try:
-        maintain(engine, clock.now(), heartbeat_too=False)  # a dead runner's row must not block this one
+        look_after_runs(engine, clock.now(), announced=False)  # a dead runner's row must not block this one
         engine.run_pass(clock.now(), plan=False, only=only)
         supervise(
             engine,
             done=lambda: store.executions.get(execution_id).status.is_final and not engine.has_work(),
-            heartbeat=False,
+            announced=False,
             only=only,
         )
     finally:
@@ -116,7 +117,12 @@ def _wait_for(
             return execution
         unstarted = execution.started_at is None
         here = task.spec.runs_on(settings.node, settings.node_tags)
-        if unstarted and here and not runner_alive(store, settings, task, clock.now()):
+        if (
+            unstarted
+            and here
+            and not runner_alive(store, settings, task, clock.now())
+            and not daemon_starting_here(settings)
+        ):
             # The runner went away before starting it: run it here after all.
             return run_here(settings, store, execution_id, clock=clock, base_env=base_env, cwd=cwd)
         clock.sleep(WAIT_POLL_SECONDS)

@@ -1,11 +1,14 @@
 """``smartcron tick``: one scheduling pass, for the crontab line ``* * * * * smartcron tick``.
 
-The pass is the daemon's (``Engine.run_pass``): recover rows whose runner died, plan, claim, start.
-Then the tick supervises what it started until every run has ended and is recorded, runs the
-retries it owes when they come due, and starts rows it claimed that had to wait (queued behind a
-run, a catch-up chain). So a run longer than a minute keeps its tick alive; the next tick finds
-its row live and applies the overlap policy. Ticks that overlap each other, or a tick beside a
-daemon, never run a slot twice: the slot key and the start compare-and-swap see to it.
+The pass is the daemon's (``Engine.run_pass``): write what the spool kept, recover rows whose
+runner died, take over runs of lost nodes, plan, claim, start. Then the tick supervises what it
+started until every run has ended and is recorded, runs the retries it owes when they come due,
+and starts rows it claimed that had to wait (queued behind a run, a catch-up chain). So a run
+longer than a minute keeps its tick alive (its lease keeper renews the run's lease every
+heartbeat); the next tick finds its row live and applies the overlap policy. Ticks that overlap
+each other, or a tick beside a daemon, never run a slot twice: the slot key and the start
+compare-and-swap see to it. A database that goes away while the tick supervises does not end it:
+it keeps supervising, its outcomes wait in the spool, and it tries again with backoff.
 """
 
 from __future__ import annotations
@@ -16,17 +19,22 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from smartcron.clock import Clock
 from smartcron.config import Settings
+from smartcron.errors import StoreError
 from smartcron.runner.scheduling.alert_hooks import AlertSender
+from smartcron.runner.scheduling.connectivity import DatabaseStatus, backoff
 from smartcron.runner.scheduling.engine import Engine, PassReport
-from smartcron.runner.scheduling.leases import heartbeat, maintain
 from smartcron.runner.scheduling.recovery import (
     OVERDUE_RETRY,
+    look_after_runs,
     recall_owed_retries,
-    reclaim_stale_nodes,
     recover_own_rows,
+    take_over_lost_nodes,
 )
+from smartcron.runner.scheduling.replay import replay_spool
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,28 +60,29 @@ def run_tick(
     cwd: str,
     rng: random.Random | None = None,
     stop: threading.Event | None = None,
+    db_status: DatabaseStatus | None = None,
 ) -> TickReport:
     """One pass, then supervision until its runs (and their retries) are over.
 
     ``stop`` (set on SIGTERM/SIGINT) ends supervision early: running tasks then get
     ``runner_shutdown_grace`` seconds before they are killed (recorded ``killed``, shutdown).
     """
-    engine = Engine(settings, store, clock=clock, role="tick", base_env=base_env, cwd=cwd, rng=rng)
+    engine = Engine(settings, store, clock=clock, role="tick", base_env=base_env, cwd=cwd, rng=rng, db_status=db_status)
     engine.start()
     grace = 0.0
     try:
+        engine.lease_keeper.round()
         now = clock.now()
-        heartbeat(engine, now)
-        recovered = recover_own_rows(engine, now, startup=False).total + reclaim_stale_nodes(engine, now)
+        replay_spool(engine)
+        recovered = recover_own_rows(engine, now, startup=False).total + take_over_lost_nodes(engine, now)
         recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
         first: PassReport = engine.run_pass(now)
-        started = first.started + supervise(engine, done=lambda: not engine.has_work(), heartbeat=True, stop=stop)
+        started = first.started + supervise(engine, done=lambda: not engine.has_work(), announced=True, stop=stop)
         if stop is not None and stop.is_set():
             grace = settings.runner_shutdown_grace
     finally:
         engine.stop(grace=grace)
     AlertSender(store, settings, node=engine.node).send(clock.now())
-    heartbeat(engine, clock.now(), active=False)
     log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, started, extra={"action": "tick"})
     return TickReport(first.due, first.claimed, started, recovered)
 
@@ -82,7 +91,7 @@ def supervise(
     engine: Engine,
     *,
     done: Callable[[], bool],
-    heartbeat: bool,
+    announced: bool,
     only: set[int] | None = None,
     stop: threading.Event | None = None,
 ) -> int:
@@ -90,23 +99,32 @@ def supervise(
     how many runs were started.
 
     No new slots are planned here (that is the next tick's job); waiting rows, manual runs and due
-    retries are started. Every heartbeat interval: heartbeat (if ``heartbeat``), lease renewal and
-    recovery of rows whose runner stopped renewing theirs.
+    retries are started. Every heartbeat interval: rows of lost nodes and this node's orphaned
+    rows (``look_after_runs``). A database error is tried again after a growing pause.
     """
     clock = engine.clock
     interval = engine.settings.runner_heartbeat_interval
-    next_beat = clock.monotonic() + interval
+    next_chores = clock.monotonic() + interval
     started = 0
+    failures = 0
+    rng = random.Random()
+    pause = 0.0
     while not done() and not (stop and stop.is_set()):
-        wait = min(POLL_SECONDS, next_beat - clock.monotonic())
+        wait = min(POLL_SECONDS, next_chores - clock.monotonic())
         retry_at = engine.next_retry_at()
         if retry_at is not None:
             wait = min(wait, (retry_at - clock.now()).total_seconds())
-        clock.sleep(max(0.0, wait), engine.wake)
+        clock.sleep(max(pause, wait, 0.0), engine.wake)
         engine.wake.clear()
-        now = clock.now()
-        started += engine.run_pass(now, plan=False, only=only).started
-        if clock.monotonic() >= next_beat:
-            next_beat = clock.monotonic() + interval
-            maintain(engine, now, heartbeat_too=heartbeat)
+        try:
+            now = clock.now()
+            started += engine.run_pass(now, plan=False, only=only).started
+            if clock.monotonic() >= next_chores:
+                next_chores = clock.monotonic() + interval
+                look_after_runs(engine, now, announced=announced)
+            failures, pause = 0, 0.0
+        except (SQLAlchemyError, StoreError):
+            failures += 1
+            pause = backoff(failures, rng)
+            next_chores = max(next_chores, clock.monotonic() + pause)
     return started

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -18,12 +18,15 @@ from smartcron.errors import StoreUnavailableError
 from smartcron.store.alert_rules import AlertRuleRepository
 from smartcron.store.alerts import AlertRepository
 from smartcron.store.audit import AuditRepository
+from smartcron.store.chores import ChoreRepository
 from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
 from smartcron.store.health import HealthRepository, MetricRepository
+from smartcron.store.leases import LeaseRepository
 from smartcron.store.nodes import NodeRepository
 from smartcron.store.notifications import NotificationRepository
 from smartcron.store.run_stats import RunStatistics
+from smartcron.store.slots import SlotRepository
 from smartcron.store.tasks import TaskRepository
 from smartcron.store.users import TokenRepository, UserRepository
 
@@ -40,7 +43,10 @@ class Store:
         self.alerts, self.alert_rules = AlertRepository(engine), AlertRuleRepository(engine)
         self.notifications = NotificationRepository(engine)
         self.executions = ExecutionRepository(engine)
+        self.slots = SlotRepository(engine)
+        self.leases = LeaseRepository(engine)
         self.nodes = NodeRepository(engine)
+        self.chores = ChoreRepository(engine)
         self.audit = AuditRepository(engine)
         self.health = HealthRepository(engine)
         self.metrics = MetricRepository(engine)
@@ -79,11 +85,15 @@ class Store:
         """The database server's clock, which several nodes share (DESIGN 3.12)."""
         if self.dialect == "sqlite":
             return datetime.now(UTC)
+        # The time of the statement itself, to the microsecond (PostgreSQL's now() is the start of
+        # the transaction; MySQL's NOW() has whole seconds).
+        reading = func.clock_timestamp() if self.dialect == "postgresql" else func.utc_timestamp(literal_column("6"))
         with self.engine.connect() as conn:
-            value = conn.execute(select(func.now())).scalar_one()
-        if value.tzinfo is None:  # MySQL NOW() is the session zone; sessions run in UTC
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+            value = conn.execute(select(reading)).scalar_one()
+        moment: datetime = value
+        if moment.tzinfo is None:  # MySQL's UTC_TIMESTAMP() is naive UTC
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -16,6 +16,8 @@ from smartcron.domain.execution import Execution, Outcome
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 
+REASON_LENGTH = 255
+"""The width of the ``reason`` column."""
 LIVE = (ExecutionStatus.SCHEDULED.value, ExecutionStatus.RUNNING.value)
 FAILURES = tuple(status.value for status in ExecutionStatus if status.is_failure)
 # Spelled with literals, exactly as the partial index's WHERE: SQLite uses a partial index only when

@@ -2,10 +2,7 @@
 
 Concurrency contract:
 
-* **Claiming a slot is inserting its row.** (task, scheduled_for, attempt) is UNIQUE; an insert that
-  loses the race is ignored. ``claim`` inserts a batch and returns only the rows this caller won,
-  recognised by the claim token it wrote. Two ticks, a tick beside a daemon, or several nodes can
-  therefore plan the same slot and only one of them runs it.
+* **Claiming a slot is inserting its row** (:mod:`smartcron.store.slots`).
 * **Starting is a compare-and-swap** from ``scheduled`` to ``running`` that also writes the pid, the
   node and a lease (token + expiry). Only the caller whose update changed the row may spawn.
 * **Finishing is a compare-and-swap** from ``running`` guarded by the lease token, so a runner that
@@ -16,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -24,11 +20,12 @@ from sqlalchemy.engine import Connection, Engine
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.errors import NotFoundError, StoreError, UserError
-from smartcron.store.engine import write_transaction
+from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.execution_rows import (
     FAILURES,
     LIVE,
     LIVE_ROWS,
+    REASON_LENGTH,
     Finish,
     SlotClaim,
     Start,
@@ -38,6 +35,7 @@ from smartcron.store.execution_rows import (
 )
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
+from smartcron.store.slots import insert_claims
 
 __all__ = ["LIVE", "ExecutionList", "ExecutionRepository", "Finish", "SlotClaim", "Start", "row_to_execution"]
 
@@ -50,57 +48,12 @@ class ExecutionRepository:
 
     # -- claiming -------------------------------------------------------------------------------
 
-    def _insert_ignore(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        # Only the dialect in use is imported: each costs `smartcron tick` tens of milliseconds.
-        dialect = conn.dialect.name
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            conn.execute(sqlite_insert(e).on_conflict_do_nothing(), rows)
-        elif dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-            conn.execute(postgresql_insert(e).on_conflict_do_nothing(), rows)
-        elif dialect == "mysql":
-            from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-            conn.execute(mysql_insert(e).prefix_with("IGNORE"), rows)
-        else:  # pragma: no cover - engine.py refuses other databases
-            raise NotImplementedError(dialect)
-
     def claim(self, claims: Sequence[SlotClaim], *, node: str, token: str, now: datetime) -> list[Execution]:
-        """Insert one row per claim; return the rows this caller won (status as claimed).
-
-        ``token`` must be unique to this call (it marks the rows this caller inserted); it stays on
-        ``scheduled`` rows until they start and is cleared on final rows.
-        """
+        """Insert one row per claim; return the rows this caller won (``store.slots.insert_claims``)."""
         if not claims:
             return []
-        rows = [
-            {
-                "task_id": c.task_id,
-                "scheduled_for": c.scheduled_for,
-                "attempt": c.attempt,
-                "trigger": c.trigger.value,
-                "status": c.status.value,
-                "reason": c.reason,
-                "retry_of": c.retry_of,
-                "node": node,
-                "lease_token": token,
-                "finished_at": now if c.status.is_final else None,
-            }
-            for c in claims
-        ]
         with self._engine.begin() as conn:
-            self._insert_ignore(conn, rows)
-            won = [
-                row_to_execution(r)
-                for r in conn.execute(with_task_name().where(e.c.lease_token == token).order_by(e.c.id)).mappings()
-            ]
-            final_ids = [x.id for x in won if x.status.is_final]
-            if final_ids:
-                conn.execute(update(e).where(e.c.id.in_(final_ids)).values(lease_token=None))
-        return won
+            return insert_claims(conn, claims, node=node, token=token, now=now)
 
     def enqueue(self, task_id: int, *, scheduled_for: datetime, trigger: Trigger = Trigger.MANUAL) -> int:
         """Queue a run to start as soon as a runner sees it (manual runs). Returns its id."""
@@ -165,18 +118,29 @@ class ExecutionRepository:
                 started_at=now,
             )
         )
+
+        def attempt() -> list[int]:
+            with self._engine.begin() as conn:
+                if conn.dialect.update_returning:  # one round trip where the database can (not MySQL)
+                    return sorted(int(r[0]) for r in conn.execute(started.returning(e.c.id)))
+                conn.execute(started)
+                ours = e.c.id.in_(ids), e.c.status == ExecutionStatus.RUNNING.value, e.c.lease_token == token
+                return [int(r[0]) for r in conn.execute(select(e.c.id).where(*ours).order_by(e.c.id))]
+
+        # Runners racing for the same rows can deadlock on MySQL; the loser runs the swap again.
+        return retry_on_deadlock(attempt)
+
+    def release(self, ids: Sequence[int]) -> int:
+        """Give back ``scheduled`` rows this runner claimed (it is stopping): any runner may start
+        them at once. Returns how many were released."""
+        if not ids:
+            return 0
         with self._engine.begin() as conn:
-            if conn.dialect.update_returning:  # one round trip where the database can (not MySQL)
-                return sorted(int(r[0]) for r in conn.execute(started.returning(e.c.id)))
-            conn.execute(started)
-            return [
-                int(r[0])
-                for r in conn.execute(
-                    select(e.c.id)
-                    .where(e.c.id.in_(ids), e.c.status == ExecutionStatus.RUNNING.value, e.c.lease_token == token)
-                    .order_by(e.c.id)
-                )
-            ]
+            return conn.execute(
+                update(e)
+                .where(e.c.id.in_(list(ids)), e.c.status == ExecutionStatus.SCHEDULED.value)
+                .values(node=None, lease_token=None)
+            ).rowcount
 
     def attach(self, starts: Sequence[Start], *, token: str) -> None:
         """Record the process of each started run, and show the task as running."""
@@ -239,80 +203,47 @@ class ExecutionRepository:
                 moved = conn.execute(outcome.values({k: bindparam(f"b_{k}") for k in columns}), rows).rowcount
                 if moved != len(todo):  # cannot happen under the lock; never write half a batch
                     raise StoreError(f"finish: {moved} of {len(todo)} locked rows updated")
-                self._update_summaries(conn, todo)
+                update_summaries(conn, todo)
         return {f.execution_id for f in todo}
-
-    def _update_summaries(self, conn: Connection, finishes: Sequence[Finish]) -> None:
-        # Only move the summary forward: a late-finishing older run must not overwrite it.
-        forward = (
-            (t.c.last_execution_id.is_(None))
-            | (t.c.last_execution_id <= bindparam("b_execution"))
-            | (t.c.last_status == "running")
-        )
-        success = bindparam("b_status") == ExecutionStatus.SUCCESS.value
-        summary = (
-            update(t)
-            .where(t.c.id == bindparam("b_task"))
-            .where(forward)
-            .values(
-                last_execution_id=bindparam("b_execution"),
-                last_status=bindparam("b_status"),
-                last_finished_at=bindparam("b_finished"),
-                last_duration_ms=bindparam("b_duration"),
-                last_success_at=case((success, bindparam("b_finished")), else_=t.c.last_success_at),
-            )
-        )
-        conn.execute(
-            summary,
-            [
-                {
-                    "b_task": f.task_id,
-                    "b_execution": f.execution_id,
-                    "b_status": f.outcome.status.value,
-                    "b_finished": f.outcome.finished_at,
-                    "b_duration": f.outcome.duration_ms,
-                }
-                for f in finishes
-            ],
-        )
 
     def request_cancel(self, execution_id: int, *, by: str, now: datetime) -> Execution:
         """Ask for a run to stop. A ``scheduled`` row ends here, ``cancelled``; a ``running`` row is
         marked, and its runner (whichever node owns it) ends its process group at its next lease
         renewal and records ``cancelled``. Returns the row as it now is; raises UserError for a
         run that has already ended, NotFoundError for no such run."""
-        reason = f"cancelled by {by}"[:255]
+        reason = f"cancelled by {by}"[:REASON_LENGTH]
         with write_transaction(self._engine) as conn:
-            row = conn.execute(with_task_name().where(e.c.id == execution_id).with_for_update()).mappings().first()
-            if row is None:
+            locked = conn.execute(select(e.c.id).where(e.c.id == execution_id).with_for_update()).first()
+            row = conn.execute(with_task_name().where(e.c.id == execution_id)).mappings().first()
+            if locked is None or row is None:
                 raise NotFoundError(f"no execution with id {execution_id}")
             current = row_to_execution(row)
             if current.status is ExecutionStatus.SCHEDULED:
                 outcome = Outcome(ExecutionStatus.CANCELLED, now, reason=reason)
                 conn.execute(update(e).where(e.c.id == execution_id, LIVE_ROWS).values(outcome_values(outcome)))
-                self._update_summaries(conn, [Finish(execution_id, current.task_id, outcome)])
+                update_summaries(conn, [Finish(execution_id, current.task_id, outcome)])
             elif current.status is ExecutionStatus.RUNNING:
-                if current.cancel_requested_at is None:
-                    conn.execute(
-                        update(e)
-                        .where(e.c.id == execution_id, e.c.cancel_requested_at.is_(None))
-                        .values(cancel_requested_at=now, cancel_requested_by=by[:128])
-                    )
+                conn.execute(
+                    update(e)
+                    .where(e.c.id == execution_id, e.c.cancel_requested_at.is_(None))
+                    .values(cancel_requested_at=now, cancel_requested_by=by[:128])
+                )
             else:
                 raise UserError(f"execution {execution_id} has already ended ({current.status})")
             updated = conn.execute(with_task_name().where(e.c.id == execution_id)).mappings().first()
         assert updated is not None
         return row_to_execution(updated)
 
-    def renew_leases(self, *, node: str, token: str, until: datetime) -> int:
-        with self._engine.begin() as conn:
-            return conn.execute(
-                update(e)
-                .where(e.c.status == ExecutionStatus.RUNNING.value, e.c.node == node, e.c.lease_token == token)
-                .values(lease_expires_at=until)
-            ).rowcount
-
     # -- reading --------------------------------------------------------------------------------
+
+    def by_ids(self, ids: Iterable[int]) -> list[Execution]:
+        """The rows with these ids that exist, oldest first."""
+        wanted = list(set(ids))
+        if not wanted:
+            return []
+        with self._engine.connect() as conn:
+            query = with_task_name().where(e.c.id.in_(wanted)).order_by(e.c.id)
+            return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
     def get(self, execution_id: int) -> Execution:
         with self._engine.connect() as conn:
@@ -321,13 +252,24 @@ class ExecutionRepository:
             raise NotFoundError(f"no execution with id {execution_id}")
         return row_to_execution(row)
 
-    def live(self, *, node: str | None = None, status: ExecutionStatus | None = None) -> list[Execution]:
-        """Rows still ``scheduled`` or ``running`` (optionally of one node or one status)."""
+    def live(
+        self,
+        *,
+        node: str | None = None,
+        status: ExecutionStatus | None = None,
+        task_ids: Iterable[int] | None = None,
+    ) -> list[Execution]:
+        """Rows still ``scheduled`` or ``running`` (optionally of one node, one status, some tasks)."""
         query = with_task_name().where(LIVE_ROWS).order_by(e.c.id)
         if status is not None:
             query = query.where(e.c.status == status.value)
         if node is not None:
             query = query.where(e.c.node == node)
+        if task_ids is not None:
+            wanted = list(set(task_ids))
+            if not wanted:
+                return []
+            query = query.where(e.c.task_id.in_(wanted))
         with self._engine.connect() as conn:
             return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
@@ -418,6 +360,42 @@ class ExecutionRepository:
             if not ids:
                 return 0
             return conn.execute(delete(e).where(e.c.id.in_(ids))).rowcount
+
+
+def update_summaries(conn: Connection, finishes: Sequence[Finish]) -> None:
+    """Each task's last-run columns, from the runs just ended (only ever moved forward)."""
+    # Only move the summary forward: a late-finishing older run must not overwrite it.
+    forward = (
+        (t.c.last_execution_id.is_(None))
+        | (t.c.last_execution_id <= bindparam("b_execution"))
+        | (t.c.last_status == "running")
+    )
+    success = bindparam("b_status") == ExecutionStatus.SUCCESS.value
+    summary = (
+        update(t)
+        .where(t.c.id == bindparam("b_task"))
+        .where(forward)
+        .values(
+            last_execution_id=bindparam("b_execution"),
+            last_status=bindparam("b_status"),
+            last_finished_at=bindparam("b_finished"),
+            last_duration_ms=bindparam("b_duration"),
+            last_success_at=case((success, bindparam("b_finished")), else_=t.c.last_success_at),
+        )
+    )
+    conn.execute(
+        summary,
+        [
+            {
+                "b_task": f.task_id,
+                "b_execution": f.execution_id,
+                "b_status": f.outcome.status.value,
+                "b_finished": f.outcome.finished_at,
+                "b_duration": f.outcome.duration_ms,
+            }
+            for f in finishes
+        ],
+    )
 
 
 def ids_of(executions: Iterable[Execution]) -> list[int]:

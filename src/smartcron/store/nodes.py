@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from smartcron.store.engine import retry_on_deadlock
@@ -92,6 +92,23 @@ class NodeRepository:
     def latest(self, role: str) -> Heartbeat | None:
         found = self.all(role)
         return found[0] if found else None
+
+    def request_drain(self, name: str, *, by: str, now: datetime) -> int:
+        """Ask runner ``name`` to drain (stop claiming, finish what runs, exit); returns how many of
+        its rows (runner, tick) took the request (0: no such node)."""
+        with self._engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(n)
+                    .where(n.c.name == name, n.c.role.in_(("runner", "tick")))
+                    .values(drain_requested_at=now, drain_requested_by=by[:128])
+                ).rowcount
+            )
+
+    def clear_drain(self, name: str) -> None:
+        """A node that starts again is back in service."""
+        with self._engine.begin() as conn:
+            conn.execute(update(n).where(n.c.name == name).values(drain_requested_at=None, drain_requested_by=None))
 
     def forget(self, name: str, role: str) -> None:
         with self._engine.begin() as conn:

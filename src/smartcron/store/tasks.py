@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -110,6 +110,14 @@ class TaskChange:
     spec: TaskSpec
     next_run_at: datetime | None = None
     builtin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskActivityFlags:
+    overlap: OverlapPolicy
+    enabled: bool
+    paused: bool
+    runs_here: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,18 +299,10 @@ class TaskRepository:
         nothing and has claimed nothing the other did not also claim through the slot key.
         Returns how many tasks moved.
         """
-        moves = list(moves)
-        known = [{"b_id": task_id, "b_old": old, "b_new": new} for task_id, old, new in moves if old is not None]
-        moved = 0
+        from smartcron.store.slots import advance_tasks
+
         with self._engine.begin() as conn:
-            if known:  # one executemany: a burst of due tasks moves in one round trip
-                cas = update(t).where(t.c.id == bindparam("b_id"), t.c.next_run_at == bindparam("b_old"))
-                moved += conn.execute(cas.values(next_run_at=bindparam("b_new")), known).rowcount
-            for task_id, expected, new in moves:
-                if expected is None:
-                    cond = t.c.next_run_at.is_(None)
-                    moved += conn.execute(update(t).where(t.c.id == task_id, cond).values(next_run_at=new)).rowcount
-        return moved
+            return advance_tasks(conn, list(moves))
 
     def set_next_run(self, task_id: int, next_run_at: datetime | None) -> None:
         with self._engine.begin() as conn:
@@ -340,18 +340,25 @@ class TaskRepository:
             rows = conn.execute(select(t).where(t.c.id.in_(wanted))).mappings()
             return {int(r["id"]): row_to_task(r) for r in rows}
 
-    def overlap_policies(self, ids: Iterable[int], *, node: str, tags: Sequence[str] = ()) -> dict[int, OverlapPolicy]:
-        """The overlap policy of each of these tasks that may run on ``node``: what choosing which
-        waiting runs start needs, without reading (and building) every task in full."""
+    def activity_flags(
+        self, ids: Iterable[int], *, node: str, tags: Sequence[str] = ()
+    ) -> dict[int, TaskActivityFlags]:
+        """What choosing which waiting runs start needs of each task, without reading (and
+        building) every task in full: its overlap policy, whether it is enabled or paused, and
+        whether it may run on ``node``."""
         wanted = list(set(ids))
         if not wanted:
             return {}
-        query = select(t.c.id, t.c.overlap, t.c.nodes).where(t.c.id.in_(wanted))
+        query = select(t.c.id, t.c.overlap, t.c.nodes, t.c.enabled, t.c.paused).where(t.c.id.in_(wanted))
         with self._engine.connect() as conn:
             return {
-                int(task_id): OverlapPolicy(overlap)
-                for task_id, overlap, nodes in conn.execute(query)
-                if not nodes or node in nodes or any(tag in nodes for tag in tags)
+                int(task_id): TaskActivityFlags(
+                    overlap=OverlapPolicy(overlap),
+                    enabled=bool(enabled),
+                    paused=bool(paused),
+                    runs_here=not nodes or node in nodes or any(tag in nodes for tag in tags),
+                )
+                for task_id, overlap, nodes, enabled, paused in conn.execute(query)
             }
 
     def search(self, text: str) -> TaskList:

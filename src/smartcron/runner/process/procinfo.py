@@ -86,7 +86,8 @@ def group_exists(pgid: int) -> bool:
     return kill_group(pgid, 0)
 
 
-def _all_pids() -> Iterator[int]:
+def scan_pids() -> Iterator[int]:
+    """Every pid in ``/proc`` now."""
     with os.scandir(_PROC) as entries:
         for entry in entries:
             if entry.name.isdigit():
@@ -96,11 +97,22 @@ def _all_pids() -> Iterator[int]:
 def live_group_members(pgid: int) -> list[int]:
     """Pids of processes in group ``pgid`` that have not exited (zombies excluded)."""
     members = []
-    for pid in _all_pids():
+    for pid in scan_pids():
         stat = read_stat(pid)
         if stat is not None and stat.pgid == pgid and not stat.exited:
             members.append(pid)
     return members
+
+
+def read_environment(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with ({} when it is gone or not ours to read)."""
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb", buffering=0) as environ_file:
+            data = environ_file.read()
+    except OSError:
+        return {}
+    pairs = (entry.split(b"=", 1) for entry in data.split(b"\0") if b"=" in entry)
+    return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
 
 
 def _execution_id_in_environment(pid: int) -> int | None:
@@ -121,7 +133,7 @@ def processes_by_execution() -> dict[int, list[int]]:
     """Every live process carrying ``SMARTCRON_EXECUTION_ID``, grouped by execution id (one /proc scan)."""
     found: dict[int, list[int]] = {}
     me = os.getpid()
-    for pid in _all_pids():
+    for pid in scan_pids():
         if pid == me:
             continue
         execution_id = _execution_id_in_environment(pid)

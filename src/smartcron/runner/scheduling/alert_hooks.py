@@ -2,8 +2,12 @@
 
 Alerts never stand in the runner's way: recording a finished run calls the alert service (database
 writes only) from the recorder thread, sending happens in a background thread of the daemon (or
-once at the end of a tick), and an error in either is logged and forgotten. The packages are
-imported on first use, so the runner works (without alerts) where they are not installed.
+once at the end of a tick), and an error in either is logged and forgotten (an unreachable
+database is not logged here at all: ``connectivity.DatabaseStatus`` says so once). The packages
+are imported on first use, so the runner works (without alerts) where they are not installed.
+
+One alert cannot go through the database: that the database is unreachable. ``send_outage_alert``
+sends it straight through the configured channels (SMTP, apprise), not through the outbox.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from smartcron.config import Settings
+from smartcron.domain.enums import Severity
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
+from smartcron.runner.scheduling.connectivity import is_unreachable
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,16 +67,32 @@ class AlertHook:
             return
         try:
             self._service.on_executions_finished(list(runs), now)
-        except Exception:
-            log.exception("alert service failed on %d finished run(s)", len(runs), extra={"action": "alert"})
+        except Exception as exc:
+            _log_failure(exc, f"alert service failed on {len(runs)} finished run(s)")
 
     def evaluate_rules(self, now: datetime) -> None:
         if self._service is None:
             return
         try:
             self._service.evaluate_rules(now)
-        except Exception:
-            log.exception("alert rules failed", extra={"action": "alert"})
+        except Exception as exc:
+            _log_failure(exc, "alert rules failed")
+
+    def raise_system(self, kind: str, severity: Severity, message: str, now: datetime) -> None:
+        """An alert about the runner itself (a clock jump), not about one task."""
+        if self._service is None:
+            return
+        try:
+            self._service.raise_alert(kind, severity, message, now=now)
+        except Exception as exc:
+            _log_failure(exc, f"could not raise the {kind} alert")
+
+
+def _log_failure(exc: BaseException, what: str) -> None:
+    if is_unreachable(exc):
+        log.debug("%s: the database is unreachable", what, extra={"action": "alert"})
+    else:
+        log.exception(what, extra={"action": "alert"})
 
 
 class AlertSender:
@@ -85,8 +107,8 @@ class AlertSender:
             return 0
         try:
             return int(self._dispatcher.send_pending(now))
-        except Exception:
-            log.exception("sending alerts failed", extra={"action": "notify"})
+        except Exception as exc:
+            _log_failure(exc, "sending alerts failed")
             return 0
 
 
@@ -96,5 +118,41 @@ def run_health_checks(store: Store, settings: Settings, now: datetime) -> None:
         return
     try:
         monitor_class(store, settings).run(now)
-    except Exception:
-        log.exception("health checks failed", extra={"action": "health"})
+    except Exception as exc:
+        _log_failure(exc, "health checks failed")
+
+
+def send_outage_alert(settings: Settings, *, node: str, since: datetime, reason: str, back: bool = False) -> int:
+    """Tell the configured channels that this node cannot reach its database (or, ``back``, that
+    it can again), without the database; returns how many channels took the message."""
+    channels_module = optional_attribute("smartcron.alerts.channels", "build_channels")
+    message_class = optional_attribute("smartcron.alerts.channels", "OutgoingMessage")
+    if channels_module is None or message_class is None:
+        return 0
+    channels, _ = channels_module(settings)
+    when = since.strftime("%Y-%m-%d %H:%M:%S %Z")
+    if back:
+        subject = f"[smartcron] RESOLVED: database reachable again from {node}"
+        body = f"Runner {node} reaches its database again (it was unreachable since {when}).\n"
+    else:
+        subject = f"[smartcron] CRITICAL: database unreachable from {node}"
+        body = (
+            f"Runner {node} cannot reach its database since {when}: {reason}\n\n"
+            "Running tasks keep running and are still supervised; their results wait in the runner's\n"
+            "spool and are written when the database is back. No new run starts until then.\n"
+        )
+    message = message_class(subject=subject, body=body, recipients=tuple(settings.alert_email_to), reference=None)
+    delivered = 0
+    for channel in channels:
+        if channel.addressed and not message.recipients:
+            continue
+        try:
+            results = channel.deliver([message])
+        except Exception:
+            log.exception("could not send the outage alert through %s", channel.label, extra={"action": "notify"})
+            continue
+        if results and results[0].ok:
+            delivered += 1
+        else:
+            log.warning("the outage alert did not go through %s", channel.label, extra={"action": "notify"})
+    return delivered

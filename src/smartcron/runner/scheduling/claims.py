@@ -19,13 +19,11 @@ from smartcron.domain.planning import SlotPlan, plan_slots
 from smartcron.domain.schedule import Schedule, parse_schedule
 from smartcron.domain.task import Task
 from smartcron.errors import ScheduleError
-from smartcron.runner.scheduling.outcomes import REASON_LENGTH
+from smartcron.store.execution_rows import REASON_LENGTH
 from smartcron.store.executions import SlotClaim
+from smartcron.store.slots import Move
 
 log = logging.getLogger(__name__)
-
-Move = tuple[int, datetime | None, datetime | None]
-"""(task id, the next_run_at the plan started from, the new next_run_at): a compare-and-swap."""
 
 
 class Schedules:

@@ -24,6 +24,7 @@ from smartcron.runner.scheduling.alert_hooks import AlertHook
 from smartcron.runner.scheduling.outcomes import as_finished
 from smartcron.runner.scheduling.recorder import Record, Recorder
 from smartcron.runner.scheduling.retries import RetryBook
+from smartcron.runner.scheduling.spool import Spool
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 
@@ -60,7 +61,14 @@ class RunLedger:
     the recorder's thread reports what it wrote."""
 
     def __init__(
-        self, store: Store, settings: Settings, *, clock: Clock, retries: RetryBook, wake: threading.Event
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Clock,
+        retries: RetryBook,
+        wake: threading.Event,
+        spool: Spool | None = None,
     ) -> None:
         self._clock = clock
         self._retries = retries
@@ -68,7 +76,7 @@ class RunLedger:
         self._lock = threading.Lock()
         self._runs: dict[int, RunContext] = {}
         self.alerts = AlertHook(store, settings)
-        self.recorder = Recorder(store, on_done=self._on_recorded)
+        self.recorder = Recorder(store, on_done=self._on_recorded, spool=spool)
 
     def open(self, execution: Execution, task: Task, token: str | None, *, attached: bool = False) -> RunContext:
         """Answer for this run from now on (its outcome comes back through ``submit``)."""
@@ -89,9 +97,10 @@ class RunLedger:
         with self._lock:
             self._runs.pop(execution_id, None)
 
-    def submit(self, context: RunContext, outcome: Outcome) -> None:
-        """Hand a run's outcome to the recorder (written once the row holds its pid, if any)."""
-        record = Record(Finish(context.execution.id, context.task.id, outcome), context.token, context)
+    def submit(self, context: RunContext, outcome: Outcome, *, spooled: bool = False) -> None:
+        """Hand a run's outcome to the recorder (written once the row holds its pid, if any);
+        ``spooled``: it came from the spool, whose file goes once it is written."""
+        record = Record(Finish(context.execution.id, context.task.id, outcome), context.token, context, spooled=spooled)
         context.hand_over(record)
         self.recorder.submit(record)
 
@@ -101,22 +110,42 @@ class RunLedger:
         for row, task, outcome in ended:
             self.submit(self.open(row, task, None, attached=True), outcome)
 
+    def concluded(self, ended: Sequence[tuple[Task, Execution, Outcome]]) -> None:
+        """Rows another writer already ended (a take-over of a lost node's runs): retried and
+        alerted per policy, as if this engine had written them."""
+        self._conclude(ended)
+        self._wake.set()
+
     def _on_recorded(self, written: Sequence[Record], dropped: Sequence[Record]) -> None:
         """From the recorder thread, after a batch is written: retries, alerts, wake the loop."""
+        self._conclude([(r.context.task, r.context.execution, r.finish.outcome) for r in written])
+        if written:
+            statuses = Counter(record.finish.outcome.status.value for record in written)
+            log.info("recorded %d run(s): %s", len(written), ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
+                     extra={"action": "record"})  # fmt: skip
+        for record in dropped:
+            log.warning(
+                "not recorded: the row was ended elsewhere (its lease was taken over, or it was replaced)",
+                extra={"execution": record.finish.execution_id, "action": "record"},
+            )
+        with self._lock:
+            for record in (*written, *dropped):
+                self._runs.pop(record.finish.execution_id, None)
+        self._wake.set()
+
+    def _conclude(self, ended: Sequence[tuple[Task, Execution, Outcome]]) -> None:
         now = self._clock.now()
         finished: list[tuple[Task, Execution]] = []
-        for record in written:
-            context: RunContext = record.context
-            outcome = record.finish.outcome
-            execution = as_finished(context.execution, outcome)
-            finished.append((context.task, execution))
-            plan = self._retries.consider(context.task, execution, outcome)
+        for task, row, outcome in ended:
+            execution = as_finished(row, outcome)
+            finished.append((task, execution))
+            plan = self._retries.consider(task, execution, outcome)
             if plan is not None:
                 log.info(
                     "attempt %d in %.1f s",
                     plan.attempt,
                     plan.delay,
-                    extra={"task": context.task.name, "execution": execution.id, "action": "retry"},
+                    extra={"task": task.name, "execution": execution.id, "action": "retry"},
                 )
             # A line per run that did not succeed; successes only in a line per batch (at a thousand
             # runs a second, a line per run is a third of the recording's work). Every run has its row.
@@ -125,19 +154,6 @@ class RunLedger:
                 "recorded %s%s",
                 outcome.status,
                 f" ({outcome.reason})" if outcome.reason else "",
-                extra={"task": context.task.name, "execution": execution.id, "action": "record"},
+                extra={"task": task.name, "execution": execution.id, "action": "record"},
             )
-        if written:
-            statuses = Counter(record.finish.outcome.status.value for record in written)
-            log.info("recorded %d run(s): %s", len(written), ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
-                     extra={"action": "record"})  # fmt: skip
-        for record in dropped:
-            log.warning(
-                "not recorded: the row was ended elsewhere (lease lost or replaced)",
-                extra={"execution": record.finish.execution_id, "action": "record"},
-            )
-        with self._lock:
-            for record in (*written, *dropped):
-                self._runs.pop(record.finish.execution_id, None)
         self.alerts.finished(finished, now)
-        self._wake.set()

@@ -8,13 +8,12 @@ from datetime import datetime
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.retry import classify_exit
+from smartcron.domain.task import Task
 from smartcron.runner.process.supervisor import ProcessResult
-
-REASON_LENGTH = 255
-"""The width of the ``reason`` column."""
+from smartcron.store.execution_rows import REASON_LENGTH
 
 
-def outcome_of(result: ProcessResult, fatal_exit_codes: tuple[int, ...]) -> Outcome:
+def outcome_of(result: ProcessResult, fatal_exit_codes: tuple[int, ...], *, retry_unknown: bool = False) -> Outcome:
     verdict = classify_exit(
         exit_code=result.exit_code,
         signal=result.signal,
@@ -22,6 +21,7 @@ def outcome_of(result: ProcessResult, fatal_exit_codes: tuple[int, ...]) -> Outc
         killed_reason=result.killed_reason,
         spawn_error=result.spawn_error,
         fatal_exit_codes=fatal_exit_codes,
+        retry_unknown=retry_unknown,
     )
     return Outcome(
         status=verdict.status,
@@ -52,12 +52,24 @@ def failed_to_start(now: datetime, message: str) -> Outcome:
 
 
 def abandoned(row: Execution, now: datetime, reason: str) -> Outcome:
-    """Its runner died: the outcome is unknown, so another attempt may be made."""
+    """Its runner died and the run was cut short (recovery killed what was left of it): another
+    attempt may be made."""
     return Outcome(
         ExecutionStatus.ABANDONED,
         now,
         reason=reason[:REASON_LENGTH],
         error_category=ErrorCategory.RECOVERABLE,
+        duration_ms=milliseconds_since(row, now),
+    )
+
+
+def unknown_outcome(row: Execution, task: Task, now: datetime, reason: str) -> Outcome:
+    """Its process ended while no runner watched it: retried only where the task allows it."""
+    return Outcome(
+        ExecutionStatus.UNKNOWN_OUTCOME,
+        now,
+        reason=reason[:REASON_LENGTH],
+        error_category=ErrorCategory.RECOVERABLE if task.spec.retry_unknown_outcome else None,
         duration_ms=milliseconds_since(row, now),
     )
 

@@ -2,9 +2,11 @@
 
 The supervisor hands each ended run over from its own thread (``submit``); one recorder thread
 writes what has gathered as one batch, one ``finish`` transaction per lease token. Each run's row is
-written once. A database error loses nothing: the batch stays in memory and is tried again after
-growing pauses until it is written, or until the runner stops, when whatever is left is logged at
-ERROR one line per run (errors.log keeps it).
+written once. A database error loses nothing: the batch is put in the local spool (:mod:`.spool`,
+on disk, so a restart loses nothing either) and tried again after growing pauses (with jitter,
+capped at a few seconds) until it is written; then its spool files go. A runner that stops while
+the database is still away leaves the spooled outcomes for the next runner of the node. Whatever
+could not even be spooled is logged at ERROR one line per run (errors.log keeps it).
 
 A record waits until its run is *ready*: the row must hold the run's pid before its outcome lands,
 or the later pid update would mark the task as running again.
@@ -13,6 +15,7 @@ or the later pid update would mark the task as running again.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +26,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartcron.errors import StoreError
+from smartcron.runner.scheduling.connectivity import first_line, is_unreachable
+from smartcron.runner.scheduling.spool import Spool, SpoolEntry
 from smartcron.store import Store
 from smartcron.store.executions import Finish
 
@@ -46,6 +51,8 @@ class Record:
     context: Any = None
     """Handed back to the owner's callback unchanged."""
     ready: threading.Event = field(default_factory=threading.Event)
+    spooled: bool = False
+    """Its outcome is in the spool (put there by this recorder, or found there at start)."""
 
 
 Callback = Callable[[Sequence[Record], Sequence[Record]], None]
@@ -54,9 +61,10 @@ the record's lease (another runner ended them), so nothing was written for them.
 
 
 class Recorder:
-    def __init__(self, store: Store, *, on_done: Callback) -> None:
+    def __init__(self, store: Store, *, on_done: Callback, spool: Spool | None = None) -> None:
         self._store = store
         self._on_done = on_done
+        self.spool = spool
         self._cond = threading.Condition()
         self._ready: list[Record] = []
         self._waiting: list[Record] = []  # submitted, not ready yet (kept apart: never rescanned per submit)
@@ -131,8 +139,19 @@ class Recorder:
         with self._cond:
             left = self._ready + self._waiting
             self._ready, self._waiting = [], []
+        kept = [record for record in left if record.spooled]
+        if kept and self.spool is not None:
+            log.warning(
+                "%d run(s) not recorded yet: kept in the spool %s for the next runner of this node",
+                len(kept),
+                self.spool.directory,
+                extra={"action": "record"},
+            )
         for record in left:
-            log.error("run not recorded: %s", record.finish.outcome, extra={"execution": record.finish.execution_id})
+            if not record.spooled:
+                log.error(
+                    "run not recorded: %s", record.finish.outcome, extra={"execution": record.finish.execution_id}
+                )
         return left
 
     # -- the recorder thread ----------------------------------------------------------------------
@@ -178,7 +197,7 @@ class Recorder:
         written: list[Record] = []
         dropped: list[Record] = []
         for token, records in by_token.items():
-            ids = self._write_with_retries([r.finish for r in records], token)
+            ids = self._write_with_retries(records, token)
             if ids is None:  # stopping with the database still failing: keep them for stop() to log
                 with self._cond:
                     self._gave_up = True
@@ -186,23 +205,34 @@ class Recorder:
                 continue
             for record in records:
                 (written if record.finish.execution_id in ids else dropped).append(record)
+            if self.spool is not None:
+                self.spool.remove(r.finish.execution_id for r in records if r.spooled)
         return written, dropped
 
-    def _write_with_retries(self, finishes: list[Finish], token: str | None) -> set[int] | None:
+    def _write_with_retries(self, records: list[Record], token: str | None) -> set[int] | None:
+        finishes = [r.finish for r in records]
         pause = FIRST_PAUSE
         while True:
             try:
                 return self._store.executions.finish(finishes, token=token)
             except (SQLAlchemyError, StoreError) as exc:
-                log.warning(
-                    "cannot record %d run(s), retrying in %.2f s: %s",
-                    len(finishes),
-                    pause,
-                    str(exc).splitlines()[0],
-                    extra={"action": "record"},
-                )
+                self._keep(records, token)
+                # An unreachable database is said once by connectivity.DatabaseStatus, not per try.
+                level = logging.DEBUG if is_unreachable(exc) else logging.WARNING
+                log.log(level, "cannot record %d run(s), retrying in %.2f s: %s", len(finishes), pause,
+                        first_line(exc), extra={"action": "record"})  # fmt: skip
             with self._cond:
                 if self._stopping:
                     return None
             self._pause.wait(pause)
-            pause = min(LONGEST_PAUSE, pause * 2)
+            pause = min(LONGEST_PAUSE, pause * 2) * random.uniform(0.75, 1.0)
+
+    def _keep(self, records: list[Record], token: str | None) -> None:
+        """Put in the spool the records that are not there yet."""
+        fresh = [r for r in records if not r.spooled]
+        if self.spool is None or not fresh:
+            return
+        entries = [SpoolEntry(r.finish.execution_id, r.finish.task_id, token, r.finish.outcome) for r in fresh]
+        kept = self.spool.put(entries)
+        for record in fresh:
+            record.spooled = record.finish.execution_id in kept

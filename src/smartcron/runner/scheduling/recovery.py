@@ -1,32 +1,38 @@
-"""Ending what a dead runner left behind (DESIGN 3.10 and section 9).
+"""Ending what dead or lost runners left behind (DESIGN 3.10 and section 9).
 
-A runner that starts looks at the live rows of its node; ``tick`` (which may run beside older ticks
-still supervising their runs) looks only at rows whose lease ran out, i.e. whose owner stopped
-renewing it. For each ``running`` row:
+**This node's rows** that no live runner looks after (at a runner's start: all of them; later:
+those whose lease ran out, or that hold our own lease but are not supervised, a start that failed
+half-way). For each ``running`` row:
 
 * its process is alive (pid and start time match): adopted, supervised under the task's timeout;
-* its process is gone: ``abandoned`` (and retried if the task's policy allows);
-* no pid was recorded (the runner died between spawning and writing the pid): its processes are
-  found by the ``SMARTCRON_EXECUTION_ID`` in their environment (checked against the task name and
-  slot too, so another installation's process with the same id is left alone), killed, and the row
-  is ``abandoned``.
+* something of the run is still alive (a grandchild whose leader had exited, a process whose pid
+  never reached the row): every process proven to be the run's is killed
+  (:mod:`~smartcron.runner.process.orphans`) and the row becomes ``abandoned`` (retried per
+  policy: the run was cut short);
+* nothing of it is alive: it ended while nobody watched, so the row becomes ``unknown_outcome``,
+  retried only when the task allows it (``retry_unknown_outcome``): it may have done its work.
+
+At a runner's start, processes still carrying the id of a run of this node whose row has ended
+(it was superseded while this runner was down) are killed too, so no process outlives its row.
+
+``scheduled`` rows a dead runner claimed but never started are judged like missed slots by the
+task's catch-up policy (``domain.planning.triage_waiting``).
+
+**Other nodes' rows** whose lease ran out by the database's clock are taken over: ``superseded``
+(``LeaseRepository.take_over_expired``), and their retry, if the task has one left, is due at once
+(the run did not fail; its node did), so a task's next run comes within seconds of its node's
+death. A runner that has itself just regained the database waits one lease length before taking
+anything over: the other nodes may have been cut off just as it was, and deserve the chance to
+renew.
 
 A runner killed while it waited to retry a failed run leaves the failed row and no row for the
 next attempt: :func:`recall_owed_retries` remembers such retries again, at a runner's start, and in
 the upkeep of a daemon or tick once one is overdue (its own runner would have claimed it by then).
-
-``scheduled`` rows the dead runner claimed but never started are judged like missed slots by the
-task's catch-up policy (``domain.planning.triage_waiting``): the ones to run stay and start as
-usual, the others become ``missed``. Rows of other nodes are ended only when the node's heartbeat
-is stale and the row's lease has expired: then any healthy runner marks them ``abandoned``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,21 +41,25 @@ from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.planning import triage_waiting
 from smartcron.domain.task import Task
-from smartcron.runner.process.env import SCHEDULED_FOR_VARIABLE
-from smartcron.runner.process.procinfo import (
-    TASK_NAME_VARIABLE,
-    find_processes_of,
-    kill_group,
-    process_alive,
-    read_stat,
-)
+from smartcron.runner.process.orphans import RunIdentity, end_run_processes, find_run_processes
+from smartcron.runner.process.procinfo import processes_by_execution
 from smartcron.runner.scheduling.engine import Engine
-from smartcron.runner.scheduling.outcomes import abandoned
+from smartcron.runner.scheduling.leases import RUNNER_ROLES
+from smartcron.runner.scheduling.outcomes import abandoned, unknown_outcome
 from smartcron.store.executions import Finish
+
+__all__ = [
+    "OVERDUE_RETRY",
+    "RUNNER_ROLES",
+    "RecoveryReport",
+    "look_after_runs",
+    "recall_owed_retries",
+    "recover_own_rows",
+    "take_over_lost_nodes",
+]
 
 log = logging.getLogger(__name__)
 
-RUNNER_ROLES = ("runner", "tick")
 RETRY_LOOKBACK = timedelta(days=1)
 """How far back failed runs are looked at for retries still owed: a retry whose runner died more
 than a day before its due time is not made up for."""
@@ -61,11 +71,16 @@ OVERDUE_RETRY = timedelta(minutes=2)
 class RecoveryReport:
     adopted: int = 0
     abandoned: int = 0
+    unknown: int = 0
     missed: int = 0
 
     @property
     def total(self) -> int:
-        return self.adopted + self.abandoned + self.missed
+        return self.adopted + self.abandoned + self.unknown + self.missed
+
+
+def identity_of(row: Execution) -> RunIdentity:
+    return RunIdentity(row.id, row.task_name, row.scheduled_for, row.pid, row.pgid, row.proc_start)
 
 
 def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> RecoveryReport:
@@ -81,10 +96,13 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
         and (startup or _lease_expired(row, now) or row.lease_token == engine.lease_token)
     ]
     waiting = [row for row in rows if row.status is ExecutionStatus.SCHEDULED] if startup else []
+    if startup:
+        _end_orphans_of_ended_rows(engine)
     if not orphaned and not waiting:
         return report
     tasks = engine.store.tasks.by_ids(row.task_id for row in (*orphaned, *waiting))
     ended: list[tuple[Execution, Task, Outcome]] = []
+    leftovers = find_run_processes(identity_of(row) for row in orphaned)
     for row in orphaned:
         task = tasks.get(row.task_id)
         if task is None:
@@ -92,52 +110,77 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
         if row.pid and _adopt(engine, row, task, now):
             report.adopted += 1
             continue
-        reason = "process gone (its runner died)"
-        if not row.pid:
-            killed = _kill_processes_of(row)
-            reason = f"its runner died before recording the process; {killed} process(es) killed"
-        ended.append((row, task, abandoned(row, now, reason)))
-    report.abandoned = len(ended)
+        killed = end_run_processes(identity_of(row), leftovers.get(row.id, []))
+        if killed:
+            reason = f"its runner died; {killed} process(es) of the run killed"
+            ended.append((row, task, abandoned(row, now, reason)))
+            report.abandoned += 1
+        else:
+            reason = (
+                "its process ended while its runner was down"
+                if row.pid
+                else "its runner died before recording the process"
+            )
+            ended.append((row, task, unknown_outcome(row, task, now, reason)))
+            report.unknown += 1
     engine.end_rows(ended)
     report.missed = _triage_waiting(engine, waiting, tasks, now)
     if report.total:
         log.info(
-            "recovered: %d adopted, %d abandoned, %d missed",
+            "recovered: %d adopted, %d abandoned, %d outcome unknown, %d missed",
             report.adopted,
             report.abandoned,
+            report.unknown,
             report.missed,
             extra={"action": "recover"},
         )
     return report
 
 
-def reclaim_stale_nodes(engine: Engine, now: datetime) -> int:
-    """Mark ``abandoned`` the running rows of other nodes that stopped beating and renewing."""
-    rows = [
-        row
-        for row in engine.store.executions.live(status=ExecutionStatus.RUNNING)
-        if row.node != engine.node and _lease_expired(row, now)
-    ]
-    if not rows:
+def _end_orphans_of_ended_rows(engine: Engine) -> None:
+    """Kill processes of this node's runs whose rows ended while the runner was down."""
+    by_execution = processes_by_execution()
+    if not by_execution:
+        return
+    candidates = engine.store.executions.by_ids(by_execution)
+    ended = [row for row in candidates if row.status.is_final and row.node == engine.node]
+    found = find_run_processes(identity_of(row) for row in ended)
+    for row in ended:
+        killed = end_run_processes(identity_of(row), found.get(row.id, []))
+        if killed:
+            log.warning(
+                "killed %d process(es) of a run that had ended (%s) while its runner was down",
+                killed,
+                row.status,
+                extra={"task": row.task_name, "execution": row.id, "action": "recover"},
+            )
+
+
+def take_over_lost_nodes(engine: Engine, now: datetime) -> int:
+    """End as ``superseded`` the running rows of other nodes that stopped renewing their leases;
+    their retries (if any are left) are due at once. Returns how many rows were taken over."""
+    lease = engine.settings.runner_lease_seconds
+    if engine.db_status.reachable_for() < lease:
+        return 0  # we were cut off ourselves a moment ago: give the others a lease to renew
+    taken = engine.store.leases.take_over_expired(now=now, node=engine.node)
+    if not taken:
         return 0
-    stale_after = timedelta(seconds=engine.settings.health_runner_down_after)
-    alive = {
-        beat.name
-        for beat in engine.store.nodes.all()
-        if beat.role in RUNNER_ROLES and now - beat.heartbeat_at <= stale_after
-    }
-    stale = [row for row in rows if row.node not in alive]
-    tasks = engine.store.tasks.by_ids(row.task_id for row in stale)
-    engine.end_rows(
+    tasks = engine.store.tasks.by_ids(item.execution.task_id for item in taken)
+    engine.ledger.concluded(
         [
-            (row, tasks[row.task_id], abandoned(row, now, f"node {row.node} stopped renewing its lease"))
-            for row in stale
-            if row.task_id in tasks
+            (tasks[item.execution.task_id], item.execution, item.outcome)
+            for item in taken
+            if item.execution.task_id in tasks
         ]
     )
-    if stale:
-        log.warning("abandoned %d run(s) of dead nodes", len(stale), extra={"action": "recover"})
-    return len(stale)
+    nodes = sorted({item.execution.node or "?" for item in taken})
+    log.warning(
+        "took over %d run(s) of node(s) %s, whose lease ran out",
+        len(taken),
+        ", ".join(nodes),
+        extra={"action": "recover"},
+    )
+    return len(taken)
 
 
 def _lease_expired(row: Execution, now: datetime) -> bool:
@@ -146,6 +189,8 @@ def _lease_expired(row: Execution, now: datetime) -> bool:
 
 def _adopt(engine: Engine, row: Execution, task: Task, now: datetime) -> bool:
     assert row.pid is not None
+    from smartcron.runner.process.procinfo import process_alive
+
     if not process_alive(row.pid, row.proc_start):
         return False
     started_at = row.started_at or now
@@ -164,36 +209,6 @@ def _adopt(engine: Engine, row: Execution, task: Task, now: datetime) -> bool:
         return False
     log.info("adopted pid %s", row.pid, extra={"task": task.name, "execution": row.id, "action": "adopt"})
     return True
-
-
-def _environment(pid: int) -> dict[str, str]:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as environ:
-            data = environ.read()
-    except OSError:
-        return {}
-    pairs = (entry.split(b"=", 1) for entry in data.split(b"\0") if b"=" in entry)
-    return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
-
-
-def _kill_processes_of(row: Execution) -> int:
-    """Kill the processes of a run whose pid never reached the database; returns how many."""
-    killed = 0
-    for pid in find_processes_of(row.id):
-        env = _environment(pid)
-        if env.get(TASK_NAME_VARIABLE) != row.task_name:
-            continue
-        if env.get(SCHEDULED_FOR_VARIABLE) not in (None, row.scheduled_for.isoformat()):
-            continue
-        stat = read_stat(pid)
-        if stat is not None:
-            with contextlib.suppress(ValueError):  # never our own group
-                kill_group(stat.pgid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        killed += 1
-        log.warning("killed unrecorded process %s", pid, extra={"execution": row.id, "action": "recover"})
-    return killed
 
 
 def _triage_waiting(engine: Engine, rows: Sequence[Execution], tasks: dict[int, Task], now: datetime) -> int:
@@ -242,3 +257,12 @@ def recall_owed_retries(engine: Engine, now: datetime, *, overdue: timedelta | N
     if recalled:
         log.info("remembered %d retry(ies) owed for runs recorded earlier", recalled, extra={"action": "retry"})
     return recalled
+
+
+def look_after_runs(engine: Engine, now: datetime, *, announced: bool) -> None:
+    """The loops' chores every heartbeat interval: rows of lost nodes, this node's orphaned rows,
+    and (for a runner that announces itself: a daemon, a tick) the retries other runners owed."""
+    take_over_lost_nodes(engine, now)
+    recover_own_rows(engine, now, startup=False)
+    if announced:
+        recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
