@@ -38,7 +38,7 @@ def supervised_run(
     return row, task_process, supervisor
 
 
-def test_a_run_whose_supervisor_was_killed_is_abandoned_in_one_health_run(
+def test_a_run_whose_supervisor_was_killed_is_ended_with_an_unknown_outcome_in_one_health_run(
     store: Store, settings: Settings, processes: Processes
 ) -> None:
     row, task_process, supervisor = supervised_run(store, settings, processes, role="tick", beat_age=20)
@@ -49,16 +49,17 @@ def test_a_run_whose_supervisor_was_killed_is_abandoned_in_one_health_run(
     report = HealthMonitor(store, settings, readers=QUIET).run(NOW)
 
     got = store.executions.get(row.id)
+    # Nobody saw how it ended: not a failure to retry blindly (the task does not allow it).
     assert (got.status, got.reason, got.error_category) == (
-        ExecutionStatus.ABANDONED,
-        "process gone",
-        ErrorCategory.RECOVERABLE,
+        ExecutionStatus.UNKNOWN_OUTCOME,
+        "process gone: it ended while no runner watched it",
+        None,
     )
     assert got.finished_at == NOW and got.duration_ms == 120_000
     dead = check(report.checks, "dead_tasks")
     assert (dead.status, dead.value) == (CheckStatus.WARN, 1)
     assert "sync" in dead.message
-    assert store.tasks.get("sync").last_status is ExecutionStatus.ABANDONED
+    assert store.tasks.get("sync").last_status is ExecutionStatus.UNKNOWN_OUTCOME
 
 
 def test_a_finished_process_is_left_to_its_live_supervisor(
@@ -89,7 +90,9 @@ def test_a_live_process_keeps_its_run_even_without_a_supervisor(
     assert task_process.poll() is None
 
 
-def test_runs_of_other_nodes_are_abandoned_only_when_their_lease_expired(store: Store, settings: Settings) -> None:
+def test_runs_of_other_nodes_are_superseded_only_when_their_lease_expired_and_no_runner_would(
+    store: Store, settings: Settings
+) -> None:
     task_id = add_task(store, now=NOW)
     other = add_task(store, "other", now=NOW)
     expired = running_row(
@@ -99,15 +102,18 @@ def test_runs_of_other_nodes_are_abandoned_only_when_their_lease_expired(store: 
         store, other, node="elsewhere", started=NOW - minutes(5), lease_until=NOW + minutes(1), pid=None, token="b"
     )
 
+    store.nodes.beat("survivor", "runner", now=NOW - timedelta(seconds=1), info={"active": True})
     HealthMonitor(store, settings, readers=QUIET).run(NOW)
+    assert store.executions.get(expired.id).status is ExecutionStatus.RUNNING  # the live runner's to take over
 
+    store.nodes.forget("survivor", "runner")
+    HealthMonitor(store, settings, readers=QUIET).run(NOW)
     got = store.executions.get(expired.id)
-    assert got.status is ExecutionStatus.ABANDONED
-    assert got.reason is not None and "elsewhere" in got.reason
+    assert (got.status, got.reason) == (ExecutionStatus.SUPERSEDED, "node elsewhere lost its lease")
     assert store.executions.get(current.id).status is ExecutionStatus.RUNNING
 
 
-def test_a_run_begun_but_never_attached_is_abandoned_once_the_spawn_cannot_be_in_progress(
+def test_a_run_begun_but_never_attached_is_ended_once_the_spawn_cannot_be_in_progress(
     store: Store, settings: Settings
 ) -> None:
     task_id = add_task(store, now=NOW)
@@ -121,7 +127,7 @@ def test_a_run_begun_but_never_attached_is_abandoned_once_the_spawn_cannot_be_in
 
     HealthMonitor(store, settings, readers=QUIET).run(NOW)
 
-    assert store.executions.get(crashed.id).status is ExecutionStatus.ABANDONED
+    assert store.executions.get(crashed.id).status is ExecutionStatus.UNKNOWN_OUTCOME
     assert store.executions.get(spawning.id).status is ExecutionStatus.RUNNING
 
 
@@ -215,4 +221,4 @@ def test_an_unattached_run_whose_process_carries_its_id_task_and_slot_is_alive(
     HealthMonitor(store, settings, readers=QUIET).run(NOW)
 
     assert store.executions.get(ours.id).status is ExecutionStatus.RUNNING
-    assert store.executions.get(theirs.id).status is ExecutionStatus.ABANDONED
+    assert store.executions.get(theirs.id).status is ExecutionStatus.UNKNOWN_OUTCOME

@@ -61,6 +61,19 @@ def test_preview_is_the_tail_of_everything_the_task_wrote(tmp_path: Path) -> Non
     assert summary.total_bytes == sum(len(f"{n}\n") for n in range(1000))
 
 
+def test_a_preview_that_holds_only_the_tail_says_so_in_its_first_line_and_keeps_its_bound(tmp_path: Path) -> None:
+    output = _open(tmp_path / "t.log", preview=1024)
+    written = b"".join(f"line {number}\n".encode() for number in range(1000))
+    output.feed(written)
+    preview = output.close().preview
+
+    marker, rest = preview.split("\n", 1)
+    assert len(preview.encode()) == 1024
+    assert written.endswith(rest.encode())
+    skipped = len(written) - len(rest.encode())
+    assert marker == f"[smartcron: {skipped} earlier bytes not shown here; the run's log has them]"
+
+
 def test_preview_never_starts_with_half_a_character(tmp_path: Path) -> None:
     output = _open(tmp_path / "t.log", preview=5)
     output.feed("añob€".encode())  # ends with 3 bytes of €: the 5-byte tail cuts ñ in half

@@ -7,8 +7,10 @@
   lease is current and a runner or tick heartbeat of this node is fresh with its process running
   (a tick still watching a long run rewrites that heartbeat every few seconds, so it shows there
   even after newer ticks came and went). Rows of other nodes are judged by their lease only: an
-  expired lease means their runner stopped renewing it. Dead rows become ``abandoned``; retrying
-  them is the runner's business (its retry plans live in its memory), the alert service is told.
+  expired lease means their runner stopped renewing it; they are the live runners' to take over
+  (``superseded``, retried at once), so the monitor ends them only when no runner is alive. Dead
+  rows of this node become ``unknown_outcome`` (the process ended while nobody watched); retrying
+  them is the runner's business, the alert service is told.
 * **Hung**: a ``running`` row of this node past timeout + kill grace + a margin: the runner failed to
   end it, so its process group is killed and the row becomes ``timeout``.
 * **Stale**: a ``scheduled`` row older than a bound while no runner is alive: nobody will start it
@@ -42,9 +44,11 @@ from smartcron.runner.process.procinfo import (
     processes_by_execution,
     read_stat,
 )
-from smartcron.runner.scheduling.outcomes import abandoned, as_finished, milliseconds_since
+from smartcron.runner.scheduling.leases import live_runners
+from smartcron.runner.scheduling.outcomes import as_finished, milliseconds_since, unknown_outcome
 from smartcron.store import Store
 from smartcron.store.executions import Finish
+from smartcron.store.leases import superseded_outcome
 from smartcron.store.nodes import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -206,21 +210,33 @@ class RunRepairer:
         heartbeats: Sequence[Heartbeat],
     ) -> tuple[CheckResult, list[Repaired]]:
         supervised_here = self._supervisor_alive(heartbeats, now)
-        dead: list[tuple[Execution, str]] = []
+        runners_alive = self._runners_alive(heartbeats, now)
+        dead: list[tuple[Execution, Outcome]] = []
         for row in running:
             lease_current = row.lease_expires_at is not None and row.lease_expires_at > now
+            task = tasks.get(row.task_id)
             if row.node == self.settings.node:
-                if self._process_gone(row, run_processes(row, by_execution), now) and not (
-                    lease_current and supervised_here
+                if (
+                    task is not None
+                    and self._process_gone(row, run_processes(row, by_execution), now)
+                    and not (lease_current and supervised_here)
                 ):
-                    dead.append((row, "process gone"))
-            elif not lease_current:
-                dead.append((row, f"process gone: its runner on {row.node} stopped renewing the lease"))
-        repaired = self._write([(row, tasks.get(row.task_id), abandoned(row, now, reason)) for row, reason in dead])
+                    reason = "process gone: it ended while no runner watched it"
+                    dead.append((row, unknown_outcome(row, task, now, reason)))
+            elif not lease_current and not runners_alive:
+                # With a runner alive, taking over is its job (it retries at once); the monitor
+                # steps in only when nobody would.
+                dead.append((row, superseded_outcome(row, now)))
+        repaired = self._write([(row, tasks.get(row.task_id), outcome) for row, outcome in dead])
         if not repaired:
             return CheckResult("dead_tasks", CheckStatus.OK, 0, f"{len(running)} running, none dead"), repaired
-        message = f"marked {len(repaired)} dead run(s) abandoned: {_names([r.execution for r in repaired])}"
+        message = f"ended {len(repaired)} dead run(s): {_names([r.execution for r in repaired])}"
         return CheckResult("dead_tasks", CheckStatus.WARN, float(len(repaired)), message), repaired
+
+    def _runners_alive(self, heartbeats: Sequence[Heartbeat], now: datetime) -> bool:
+        """A runner or tick anywhere beat within two leases: it takes over lost nodes' runs itself."""
+        within = timedelta(seconds=2 * self.settings.runner_lease_seconds)
+        return bool(live_runners(list(heartbeats), now, within=within))
 
     # -- stale --------------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 The environment is the runner's own, plus the task's ``env``, plus four variables smartcron sets
 (they win over inherited ones, so a runner started from inside a task cannot pass its parent's id
 on): ``SMARTCRON_EXECUTION_ID`` (recovery finds a run's processes by it), ``SMARTCRON_TASK``,
-``SMARTCRON_SCHEDULED_FOR`` (the slot, ISO 8601 UTC) and ``SMARTCRON_ATTEMPT``.
+``SMARTCRON_SCHEDULED_FOR`` (the slot, ISO 8601 UTC), ``SMARTCRON_ATTEMPT`` and
+``SMARTCRON_INSTALLATION`` (which database the run belongs to).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,11 +23,29 @@ from smartcron.runner.process.supervisor import ProcessSpec
 
 SCHEDULED_FOR_VARIABLE = "SMARTCRON_SCHEDULED_FOR"
 ATTEMPT_VARIABLE = "SMARTCRON_ATTEMPT"
+INSTALLATION_VARIABLE = "SMARTCRON_INSTALLATION"
+"""Names the database a run belongs to, so recovery never takes another installation's process
+(another smartcron on this machine numbers its runs from 1 too) for one of its own."""
 
 
-def task_environment(base: Mapping[str, str], spec: TaskSpec, execution: Execution) -> dict[str, str]:
+def installation_id(database_url: str) -> str:
+    """A short stable name of the installation: a hash of its database URL without the password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(database_url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is refused at start; here any stable text will do
+        shown = database_url
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+
+def task_environment(
+    base: Mapping[str, str], spec: TaskSpec, execution: Execution, *, installation: str | None = None
+) -> dict[str, str]:
     env = dict(base)
     env.update(spec.env)
+    if installation is not None:
+        env[INSTALLATION_VARIABLE] = installation
     env[EXECUTION_ID_VARIABLE] = str(execution.id)
     env[TASK_NAME_VARIABLE] = spec.name
     env[SCHEDULED_FOR_VARIABLE] = execution.scheduled_for.isoformat()
@@ -63,7 +83,7 @@ def process_spec(
         argv=spec.command,
         shell=spec.shell,
         cwd=spec.working_dir or default_cwd,
-        env=task_environment(base_env, spec, execution),
+        env=task_environment(base_env, spec, execution, installation=installation_id(settings.database_url)),
         timeout=float(spec.timeout) if spec.timeout > 0 else None,
         kill_grace=float(spec.kill_grace),
         max_memory_mb=spec.max_memory_mb,

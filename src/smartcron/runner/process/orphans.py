@@ -8,7 +8,8 @@ else's process that happens to have a recorded pid or group id now (pids are reu
 A process is proven to be the run's when its environment, as it was started, carries the run's
 ``SMARTCRON_EXECUTION_ID`` and ``SMARTCRON_TASK`` (and its ``SMARTCRON_SCHEDULED_FOR``, when
 present): the runner sets them on every task process and its descendants inherit them, and
-checking the task name and slot keeps another installation's run with the same id safe. The
+checking the task name, the slot and ``SMARTCRON_INSTALLATION`` keeps another installation's run
+with the same id safe. The
 run's process group is proven the run's when one of its members is proven so, or when its leader
 is alive with the recorded pid and start time. A group id cannot be taken by another process
 while any member of the group lives, and members of a group can only be the task's own
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from smartcron.runner.process.env import SCHEDULED_FOR_VARIABLE
+from smartcron.runner.process.env import INSTALLATION_VARIABLE, SCHEDULED_FOR_VARIABLE
 from smartcron.runner.process.procinfo import (
     EXECUTION_ID_VARIABLE,
     TASK_NAME_VARIABLE,
@@ -48,10 +49,13 @@ class RunIdentity:
     pid: int | None = None
     pgid: int | None = None
     proc_start: int | None = None
+    installation: str | None = None
 
 
 def _belongs(env: dict[str, str], run: RunIdentity) -> bool:
     if env.get(EXECUTION_ID_VARIABLE) != str(run.execution_id) or env.get(TASK_NAME_VARIABLE) != run.task_name:
+        return False
+    if run.installation is not None and env.get(INSTALLATION_VARIABLE) not in (None, run.installation):
         return False
     return env.get(SCHEDULED_FOR_VARIABLE) in (None, run.scheduled_for.isoformat())
 

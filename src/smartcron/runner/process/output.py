@@ -17,6 +17,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TRUNCATION_MARKER = "[smartcron: output truncated after {limit} bytes]"
+PREVIEW_MARKER = "[smartcron: {skipped} earlier bytes not shown here; the run's log has them]\n"
+"""First line of a preview that holds only the tail of a longer output (it replaces as many bytes
+of the tail, so the preview stays within its bound)."""
 
 _made_directories: set[Path] = set()
 """Log directories known to exist: not made again for every run (a thousand runs at one instant).
@@ -67,6 +70,7 @@ class RunOutput:
         self._header = header
         self._logged_bytes = 0
         self._tail = bytearray()
+        self._tail_fed = 0  # bytes ever given to the tail
         self._log_fd: int | None = None
         self._ends_with_newline = True
 
@@ -127,10 +131,22 @@ class RunOutput:
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None
-        return OutputSummary(decode_tail(self._preview()), self.total_bytes, self.truncated)
+        return OutputSummary(self._preview_text(), self.total_bytes, self.truncated)
+
+    def _preview_text(self) -> str:
+        tail = self._preview()
+        if self._tail_fed <= len(tail) or self.preview_bytes < 4 * len(PREVIEW_MARKER):
+            return decode_tail(tail)  # all of it, or a preview too small to spend on a marker
+        marker = b""
+        for _ in range(2):  # the marker's own length changes the count it gives, by a digit at most
+            kept = tail[len(marker) :]
+            marker = PREVIEW_MARKER.format(skipped=self._tail_fed - len(kept)).encode()
+        kept = tail[len(marker) :]
+        return marker.decode() + decode_tail(kept)
 
     def _keep_tail(self, chunk: bytes) -> None:
         limit = self.preview_bytes
+        self._tail_fed += len(chunk)
         if limit <= 0:
             return
         if len(chunk) >= limit:

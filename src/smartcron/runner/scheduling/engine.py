@@ -33,6 +33,7 @@ from smartcron.domain.enums import ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.schedule import Schedule
 from smartcron.domain.task import Task
+from smartcron.runner.process.env import installation_id
 from smartcron.runner.process.supervisor import ProcessResult, Supervisor, open_file_limit
 from smartcron.runner.scheduling.claims import Schedules, activity_of, plan_claims
 from smartcron.runner.scheduling.connectivity import DatabaseStatus, watch_engine
@@ -96,6 +97,7 @@ class Engine:
         self.wake = threading.Event()
         """Set when something happened that a sleeping loop should act on (a run ended, a retry)."""
         self.base_env = dict(base_env)
+        self.installation = installation_id(settings.database_url)
         self.cwd = cwd
         self.db_status = db_status or DatabaseStatus(clock=clock)
         self.retries = RetryBook(rng or random.Random())

@@ -79,8 +79,8 @@ class RecoveryReport:
         return self.adopted + self.abandoned + self.unknown + self.missed
 
 
-def identity_of(row: Execution) -> RunIdentity:
-    return RunIdentity(row.id, row.task_name, row.scheduled_for, row.pid, row.pgid, row.proc_start)
+def identity_of(row: Execution, installation: str | None = None) -> RunIdentity:
+    return RunIdentity(row.id, row.task_name, row.scheduled_for, row.pid, row.pgid, row.proc_start, installation)
 
 
 def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> RecoveryReport:
@@ -102,7 +102,7 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
         return report
     tasks = engine.store.tasks.by_ids(row.task_id for row in (*orphaned, *waiting))
     ended: list[tuple[Execution, Task, Outcome]] = []
-    leftovers = find_run_processes(identity_of(row) for row in orphaned)
+    leftovers = find_run_processes(identity_of(row, engine.installation) for row in orphaned)
     for row in orphaned:
         task = tasks.get(row.task_id)
         if task is None:
@@ -110,7 +110,7 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
         if row.pid and _adopt(engine, row, task, now):
             report.adopted += 1
             continue
-        killed = end_run_processes(identity_of(row), leftovers.get(row.id, []))
+        killed = end_run_processes(identity_of(row, engine.installation), leftovers.get(row.id, []))
         if killed:
             reason = f"its runner died; {killed} process(es) of the run killed"
             ended.append((row, task, abandoned(row, now, reason)))
@@ -144,9 +144,9 @@ def _end_orphans_of_ended_rows(engine: Engine) -> None:
         return
     candidates = engine.store.executions.by_ids(by_execution)
     ended = [row for row in candidates if row.status.is_final and row.node == engine.node]
-    found = find_run_processes(identity_of(row) for row in ended)
+    found = find_run_processes(identity_of(row, engine.installation) for row in ended)
     for row in ended:
-        killed = end_run_processes(identity_of(row), found.get(row.id, []))
+        killed = end_run_processes(identity_of(row, engine.installation), found.get(row.id, []))
         if killed:
             log.warning(
                 "killed %d process(es) of a run that had ended (%s) while its runner was down",
