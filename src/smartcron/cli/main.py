@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "install": "smartcron.cli.install:install_cmd",
     "uninstall": "smartcron.cli.install:uninstall_cmd",
     "health": "smartcron.cli.health:health_cmd",
+    "nodes": "smartcron.cli.nodes:nodes",
     "alerts": "smartcron.cli.alerts:alerts",
     "maintenance": "smartcron.cli.maintenance:maintenance",
     "web": "smartcron.cli.web:web_cmd",

@@ -20,8 +20,10 @@ from smartcron.domain.enums import CheckStatus, Severity
 from smartcron.domain.health import CheckResult, worst_status
 from smartcron.monitor import checks
 from smartcron.monitor.metrics import record_metrics
+from smartcron.monitor.nodes import check_clock_skew, check_lost_nodes, node_views
 from smartcron.monitor.repair import Repaired, RunRepairer
 from smartcron.monitor.scorecard import scorecard
+from smartcron.runner.scheduling.connectivity import read_status_files
 from smartcron.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ ALERTS: dict[str, AlertPolicy] = {
     "memory": AlertPolicy("memory", Severity.HIGH, Severity.LOW),
     "cpu": AlertPolicy("cpu_load", Severity.HIGH, Severity.LOW),
     "log_dir_size": AlertPolicy("log_dir_size", Severity.HIGH, Severity.LOW),
+    "clock_skew": AlertPolicy("clock_skew", Severity.HIGH, Severity.HIGH),
+    "lost_nodes": AlertPolicy("node_lost", Severity.HIGH, Severity.HIGH),
 }
 """The database check has none: when it fails there is nowhere to store an alert (errors.log has it)."""
 
@@ -69,6 +73,19 @@ class HealthReport:
         }
 
 
+def runner_database_states(settings: Settings) -> list[CheckResult]:
+    """With the database unreachable from here: what this machine's runners last said of theirs."""
+    results = []
+    for state in read_status_files(settings.run_dir):
+        who = f"{state.get('role', 'runner')} {state.get('node', '?')} (pid {state.get('pid', '?')})"
+        if state.get("database") == "unreachable":
+            message = f"{who}: database unreachable since {state.get('since')}: {state.get('reason')}"
+            results.append(CheckResult("runner_database", CheckStatus.FAIL, None, message))
+        else:
+            results.append(CheckResult("runner_database", CheckStatus.OK, None, f"{who}: database reachable"))
+    return results
+
+
 class HealthMonitor:
     def __init__(self, store: Store, settings: Settings, *, readers: checks.SystemReaders | None = None) -> None:
         self.store = store
@@ -90,13 +107,15 @@ class HealthMonitor:
         database = checks.check_database(self.store)
         if database.status is CheckStatus.FAIL:
             log.error("health: %s", database.message)
-            return HealthReport(now, [database, *system])
+            return HealthReport(now, [database, *runner_database_states(settings), *system])
 
         self.store.nodes.beat(settings.node, "health", now=now, pid=os.getpid(), version=__version__)
         heartbeats = self.store.nodes.all()
         runner = checks.check_runner_heartbeat(heartbeats, now, settings)
         repairs = RunRepairer(self.store, settings).run(now, heartbeats)
-        results = [database, runner, *system, *repairs.checks]
+        views = node_views(self.store, settings, self.store.database_now())
+        cluster = [check_clock_skew(views), check_lost_nodes(views)]
+        results = [database, runner, *system, *repairs.checks, *cluster]
         self.store.health.record(results, at=now, node=settings.node)
         record_metrics(self.store, settings, now, snapshot=snapshot, readers=self.readers, heartbeats=heartbeats)
 
