@@ -24,6 +24,9 @@ from datetime import datetime, timedelta
 from smartcron.clock import Clock, SystemClock
 from smartcron.store import Store
 
+MAX_ROUND_TRIP = 0.5
+"""A reading that took longer than this (seconds) is too vague to anchor to, or to call a jump:
+it is ignored (a database answering slowly, or reconnecting)."""
 JUMP_THRESHOLD = timedelta(seconds=2)
 """A disagreement between the reference clock and the monotonic clock above this is a step of the
 reference clock (NTP slews far less: at most 0.5 ms a second)."""
@@ -58,13 +61,16 @@ class DatabaseClock:
         """This node's clock minus the reference clock, as of the last sync."""
         return self._skew
 
-    def sync(self) -> ClockReading:
+    def sync(self) -> ClockReading | None:
         """Read the reference clock (one query on PostgreSQL and MySQL; this machine's clock on
-        SQLite) and anchor ``now`` to it. Raises what the store raises when it is unreachable."""
+        SQLite) and anchor ``now`` to it; None when the reading took too long to be trusted.
+        Raises what the store raises when it is unreachable."""
         before = self._base.monotonic()
         local = self._base.now()
         reference = local if self._store.dialect == "sqlite" else self._store.database_now()
         after = self._base.monotonic()
+        if after - before > MAX_ROUND_TRIP:
+            return None
         middle = before + (after - before) / 2
         with self._lock:
             anchor_time, anchor_mono = self._anchor

@@ -208,7 +208,8 @@ class Engine:
         if limit <= 0:
             self.more_due = False  # no room: the others take what is due, or a later pass does
             return [], []
-        live = self.store.executions.live()
+        ended = self.ledger.ended_unwritten()
+        live = [row for row in self.store.executions.live() if row.id not in ended]
         busy = {row.task_id for row in live} if skip_busy else set()
         activity = {} if skip_busy else activity_of(live)
 

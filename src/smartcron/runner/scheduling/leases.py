@@ -110,9 +110,11 @@ class LeaseKeeper:
         try:
             clock = engine.clock
             if isinstance(clock, DatabaseClock):
-                self.last_reading = clock.sync()
-                if self.last_reading.jumped:
-                    engine.note_clock_jump(self.last_reading)
+                reading = clock.sync()
+                if reading is not None:
+                    self.last_reading = reading
+                    if reading.jumped:
+                        engine.note_clock_jump(reading)
             now = clock.now()
             if self._announce:
                 self.beat(now)

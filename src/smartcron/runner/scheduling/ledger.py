@@ -93,6 +93,12 @@ class RunLedger:
         with self._lock:
             return dict(self._runs)
 
+    def ended_unwritten(self) -> set[int]:
+        """Runs whose process has ended and whose outcome waits to be written (the recorder's
+        batch, or an outage): their rows still say ``running``, but they hold up nothing."""
+        with self._lock:
+            return {execution_id for execution_id, context in self._runs.items() if context.record is not None}
+
     def forget(self, execution_id: int) -> None:
         with self._lock:
             self._runs.pop(execution_id, None)

@@ -111,7 +111,12 @@ class Starts:
         flags = engine.store.tasks.activity_flags({row.task_id for row in pending}, node=engine.node, tags=engine.tags)
         pending = self._drop_inactive(pending, flags, now)
         policies = {tid: flag.overlap for tid, flag in flags.items() if flag.runs_here}
-        running_rows = engine.store.executions.live(status=ExecutionStatus.RUNNING, task_ids=policies.keys())
+        ended = engine.ledger.ended_unwritten()
+        running_rows = [
+            row
+            for row in engine.store.executions.live(status=ExecutionStatus.RUNNING, task_ids=policies.keys())
+            if row.id not in ended
+        ]
         choice = choose_starts(
             pending, Counter(row.task_id for row in running_rows), policies, capacity=max(0, capacity)
         )
