@@ -24,7 +24,10 @@ class ChoreRepository:
         """True when this node won the chore's slot (and so does the chore for it)."""
         row = {"chore": chore, "slot": slot, "node": node, "claimed_at": now}
         with self._engine.begin() as conn:
-            return bool(conn.execute(insert_ignore(conn, c).values(row)).rowcount == 1)
+            statement = insert_ignore(conn, c).values(row)
+            if conn.dialect.insert_returning:  # psycopg reports no row count for a skipped insert
+                return conn.execute(statement.returning(c.c.node)).first() is not None
+            return bool(conn.execute(statement).rowcount == 1)
 
     def delete_before(self, cutoff: datetime) -> int:
         with self._engine.begin() as conn:

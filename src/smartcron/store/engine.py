@@ -71,10 +71,17 @@ WRITE_OPTION = "smartcron_write"
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write after reading: BEGIN IMMEDIATE on SQLite, plain elsewhere."""
+def write_transaction(engine: Engine, *, read_committed: bool = False) -> Iterator[Connection]:
+    """A transaction that will write after reading: BEGIN IMMEDIATE on SQLite, plain elsewhere.
+
+    ``read_committed``: on MySQL, whose default (repeatable read) keeps a lock on every row a
+    locking read looked at, use read committed, which keeps locks only on the rows it returns
+    (PostgreSQL's default already; SQLite has one writer)."""
     with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
+        options: dict[str, object] = {WRITE_OPTION: True}
+        if read_committed and conn.dialect.name == "mysql":
+            options["isolation_level"] = "READ COMMITTED"
+        conn.execution_options(**options)
         with conn.begin():
             yield conn
 

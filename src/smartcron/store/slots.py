@@ -48,7 +48,7 @@ class DueClaim:
     won: list[Execution]
     """The rows it inserted (status as claimed: ``scheduled`` to run, or final)."""
     more: bool
-    """Other due tasks were left (over ``limit``): another node, or this one's next pass, takes them."""
+    """The limit was reached, so due tasks may be left: another node, or this one's next pass, takes them."""
 
 
 def insert_ignore(conn: Connection, table: Table) -> Any:
@@ -156,19 +156,20 @@ class SlotRepository:
         move their ``next_run_at``, all in one transaction (see the module docstring)."""
 
         def attempt() -> DueClaim:
-            with write_transaction(self._engine) as conn:
+            with write_transaction(self._engine, read_committed=True) as conn:
                 query = (
                     select(t)
                     .where(*_due_query(now, node, tags))
                     .order_by(t.c.next_run_at, t.c.priority, t.c.id)
-                    .limit(limit + 1)
+                    .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
                 found = [row_to_task(r) for r in conn.execute(query).mappings()]
-                taken = [task for task in found[:limit] if task.spec.runs_on(node, tags)]
+                taken = [task for task in found if task.spec.runs_on(node, tags)]
                 claims, moves = plan(taken)
                 won = insert_claims(conn, claims, node=node, token=token, now=now)
                 advance_tasks(conn, moves)
-            return DueClaim(taken, won, more=len(found) > limit)
+            # A full batch may have left more behind: the caller comes back for them.
+            return DueClaim(taken, won, more=len(found) >= limit)
 
         return retry_on_deadlock(attempt)

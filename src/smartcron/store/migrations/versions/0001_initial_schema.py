@@ -150,7 +150,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_smart_cron_tasks_config_name")),
     )
     with op.batch_alter_table("smart_cron_tasks_config", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_smart_cron_tasks_config_next_run_at"), ["next_run_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_smart_cron_tasks_config_next_run_at_priority"), ["next_run_at", "priority"], unique=False
+        )
 
     op.create_table(
         "smart_cron_users",
@@ -355,7 +357,7 @@ def downgrade() -> None:
     op.drop_table("smart_cron_alert_rules")
     op.drop_table("smart_cron_users")
     with op.batch_alter_table("smart_cron_tasks_config", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_smart_cron_tasks_config_next_run_at"))
+        batch_op.drop_index(batch_op.f("ix_smart_cron_tasks_config_next_run_at_priority"))
 
     op.drop_table("smart_cron_tasks_config")
     op.drop_table("smart_cron_settings")
