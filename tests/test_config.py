@@ -53,6 +53,16 @@ def test_environment_wins_over_file_and_file_over_defaults(tmp_path: Path) -> No
         ({"SMARTCRON_DATABASE_URL": "oracle://x"}, "setting database.url (SMARTCRON_DATABASE_URL)"),
         ({"SMARTCRON_NODE_TAGS": "gpu, bad tag"}, "setting node_tags (SMARTCRON_NODE_TAGS): 'bad tag' is not a tag"),
         (
+            {"SMARTCRON_RUNNER_LEASE_SECONDS": "1.5"},
+            "setting runner.lease_seconds (SMARTCRON_RUNNER_LEASE_SECONDS): must be at least two heartbeats "
+            "(runner.heartbeat_interval is 1 s, so 2 s or more)",
+        ),
+        (
+            {"SMARTCRON_RUNNER_HEARTBEAT_INTERVAL": "10"},  # a heartbeat over the default lease
+            "setting runner.lease_seconds (SMARTCRON_RUNNER_LEASE_SECONDS): must be at least two heartbeats",
+        ),
+        ({"SMARTCRON_FAILPOINT": "after_lunch"}, "unknown failpoint 'after_lunch'"),
+        (
             {"SMARTCRON_HEALTH_DISK_WARN_PERCENT": "95"},
             "health.disk_critical_percent (SMARTCRON_HEALTH_DISK_CRITICAL_PERCENT): must not be below",
         ),

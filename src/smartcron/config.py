@@ -314,6 +314,10 @@ _CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
             None,
         ),
     ),
+    (
+        "failpoint",
+        lambda v: next((f"unknown failpoint {name!r}" for name in v["failpoint"] if name not in _failpoints()), None),
+    ),
     ("timezone", lambda v: None if _zone_ok(v["timezone"]) else f"unknown time zone {v['timezone']!r}"),
     (
         "database_url",
@@ -342,6 +346,12 @@ _CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
         ),
     ),
 )
+
+
+def _failpoints() -> frozenset[str]:
+    from smartcron.failpoints import PLACES
+
+    return PLACES
 
 
 def _zone_ok(name: str) -> bool:

@@ -46,9 +46,7 @@ def nodes(ctx: click.Context, as_json: bool) -> None:
             ",".join(view.tags) or "-",
             view.version or "-",
             f"{view.heartbeat_age:.0f} s ago",
-            "-"
-            if view.clock_offset_ms is None
-            else f"{view.clock_offset_ms / 1000:+.1f} s" + (" !" if view.skewed else ""),
+            _offset(view.clock_offset_ms, view.skewed),
             str(view.running),
             _local(view.lease_expires_at, zone),
         )

@@ -330,7 +330,7 @@ class Engine:
         claimed but not started, keep retries; the lease keeper renews until the end."""
         try:
             self.supervisor.stop(grace)
-            self.recorder.flush(30.0)
+            self.recorder.flush(30.0, or_spooled=True)
             try:
                 self.settle_waiting_claims(self.clock.now())
                 self.persist_retries(self.clock.now())

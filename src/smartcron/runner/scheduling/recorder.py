@@ -69,6 +69,7 @@ class Recorder:
         self._ready: list[Record] = []
         self._waiting: list[Record] = []  # submitted, not ready yet (kept apart: never rescanned per submit)
         self._in_flight = 0
+        self._batch: list[Record] = []  # the batch being written
         self._pauses = 0
         self._stopping = False
         self._gave_up = False  # stopping while the database fails: leave the rest to stop()
@@ -122,14 +123,23 @@ class Recorder:
         with self._cond:
             return bool(self._ready) or bool(self._waiting) or self._in_flight > 0
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every ready record submitted so far is written; False on timeout."""
+    def flush(self, timeout: float | None = None, *, or_spooled: bool = False) -> bool:
+        """Wait until every ready record submitted so far is written (or, ``or_spooled``, written
+        or safe in the spool: a runner stopping during an outage need not wait for the database);
+        False on timeout."""
+
+        def settled() -> bool:
+            if self._in_flight == 0 and not self._ready:
+                return True
+            return or_spooled and all(r.spooled for r in (*self._batch, *self._ready))
+
         with self._cond:
-            return self._cond.wait_for(lambda: self._in_flight == 0 and not self._ready, timeout)
+            return self._cond.wait_for(settled, timeout)
 
     def stop(self, timeout: float) -> list[Record]:
-        """Write what is ready (trying for up to ``timeout``), end the thread; return what is left."""
-        self.flush(timeout)
+        """Write what is ready (trying for up to ``timeout``, unless it is all in the spool), end
+        the thread; return what is left."""
+        self.flush(timeout, or_spooled=True)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -167,6 +177,7 @@ class Recorder:
                         batch, self._ready = self._ready[:BATCH_LIMIT], self._ready[BATCH_LIMIT:]
                         self._first_ready = self._last_ready
                         self._in_flight = len(batch)
+                        self._batch = batch
                         return batch
                     self._cond.wait(gathering)
                     continue
@@ -188,6 +199,7 @@ class Recorder:
                 log.exception("after recording runs", extra={"action": "record"})
             with self._cond:
                 self._in_flight = 0
+                self._batch = []
                 self._cond.notify_all()
 
     def _write(self, batch: list[Record]) -> tuple[list[Record], list[Record]]:
@@ -234,5 +246,7 @@ class Recorder:
             return
         entries = [SpoolEntry(r.finish.execution_id, r.finish.task_id, token, r.finish.outcome) for r in fresh]
         kept = self.spool.put(entries)
-        for record in fresh:
-            record.spooled = record.finish.execution_id in kept
+        with self._cond:
+            for record in fresh:
+                record.spooled = record.finish.execution_id in kept
+            self._cond.notify_all()
