@@ -4,11 +4,18 @@ Every command checks the schema first (``ensure_current``), ``smartcron tick`` e
 check needs no Alembic (whose import costs a tick more than all its queries): the database's
 revision is one SELECT on ``alembic_version``, the code's head is read from the revision files.
 Alembic itself is imported only to migrate, or when the files are not a single line of revisions.
+
+Several nodes share one database, so a node whose code is older or newer than the schema refuses
+to start, with one line saying which to upgrade; and ``upgrade`` takes a database-wide lock
+(PostgreSQL advisory lock, MySQL ``GET_LOCK``, a lock file beside a SQLite database) and looks
+at the revision again once it holds it, so two nodes upgrading at once run the migration once.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,10 +43,58 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+LOCK_NAME = "smartcron-migrate"
+LOCK_WAIT_SECONDS = 600
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold the installation's migration lock (see the module docstring)."""
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        database = engine.url.database or ""
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrate.lock", "a+b") as lock_file:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        if dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": LOCK_NAME})
+        else:
+            got = conn.execute(text("SELECT GET_LOCK(:name, :wait)"), {"name": LOCK_NAME, "wait": LOCK_WAIT_SECONDS})
+            if got.scalar() != 1:
+                from smartcron.errors import StoreError
+
+                raise StoreError("another node has been migrating the database for 10 minutes; try again later")
+        conn.commit()
+        try:
+            yield
+        finally:
+            unlock = (
+                "SELECT pg_advisory_unlock(hashtext(:name))"
+                if dialect == "postgresql"
+                else "SELECT RELEASE_LOCK(:name)"
+            )
+            conn.execute(text(unlock), {"name": LOCK_NAME})
+            conn.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision`` under the migration lock (nothing to do when already there)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with migration_lock(engine):
+        if revision == "head" and current_revision(engine) == head_revision(engine):
+            return
+        command.upgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -62,6 +117,17 @@ def head_revision(engine: Engine | None = None) -> str | None:
 
 
 @cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code ships."""
+    found = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        revision = _REVISION.search(path.read_text(encoding="utf-8"))
+        if revision is not None:
+            found.add(revision.group(1))
+    return frozenset(found)
+
+
+@cache
 def _head_from_files() -> str | None:
     """The one revision no other revision names as its parent; None unless exactly one exists."""
     revisions: set[str] = set()
@@ -80,6 +146,7 @@ def _head_from_files() -> str | None:
 
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a database whose schema is missing or older than this code."""
+    from smartcron import __version__
     from smartcron.errors import StoreError
 
     current = current_revision(engine)
@@ -88,6 +155,11 @@ def ensure_current(engine: Engine) -> None:
         raise StoreError(
             f"the database {engine.url.render_as_string(hide_password=True)} has no smartcron schema; "
             "run `smartcron init` (or `smartcron db upgrade`)"
+        )
+    if current != head and current not in known_revisions():
+        raise StoreError(
+            f"the database schema is at {current}, newer than this smartcron ({__version__}, schema {head}) "
+            "knows: another node upgraded it; upgrade smartcron here too"
         )
     if current != head:
         raise StoreError(
