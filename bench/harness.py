@@ -47,6 +47,7 @@ MODULES = (
     "rowsize",
     "alert_latency",
     "scaling",
+    "cluster_soak",
 )
 """In DESIGN 8's order. A module that does not exist yet is listed as not available."""
 UNMEASURED: dict[str, Any] = {

@@ -68,7 +68,16 @@ def test_a_run_killed_on_purpose_is_killed_with_its_reason_and_no_category() -> 
 
 def test_an_adopted_process_whose_status_cannot_be_read_is_not_called_a_success() -> None:
     result = verdict(exit_code=None)
-    assert result.status is ExecutionStatus.ABANDONED and result.category is None
+    assert result.status is ExecutionStatus.UNKNOWN_OUTCOME and result.category is None
+    allowed = verdict(exit_code=None, retry_unknown=True)
+    assert allowed.status is ExecutionStatus.UNKNOWN_OUTCOME and allowed.category is ErrorCategory.RECOVERABLE
+
+
+def test_a_superseded_run_is_retried_at_once_and_a_cancelled_one_not_at_all() -> None:
+    plan = decide(status=ExecutionStatus.SUPERSEDED)
+    assert plan is not None and (plan.attempt, plan.due_at, plan.delay) == (1, FINISHED, 0.0)
+    assert decide(status=ExecutionStatus.CANCELLED, category=None) is None
+    assert verdict(killed_reason="cancelled by web:alice").status is ExecutionStatus.CANCELLED
 
 
 def decide(**kwargs: object) -> RetryPlan | None:

@@ -136,18 +136,20 @@ def test_a_change_and_its_audit_entry_commit_together(store: Store) -> None:
     assert [(e.actor, e.action, e.target) for e in store.audit.list()] == [("cli:alice", "task.pause", "kept")]
 
 
-def test_overlap_policies_cover_the_tasks_that_may_run_on_the_node(store: Store) -> None:
+def test_activity_flags_give_policy_state_and_whether_the_node_may_run_each_task(store: Store) -> None:
     queued = store.tasks.add(spec("queued", overlap=OverlapPolicy.QUEUE), now=NOW, next_run_at=None)
-    anywhere = store.tasks.add(spec("anywhere"), now=NOW, next_run_at=None)
+    anywhere = store.tasks.add(spec("anywhere", enabled=False), now=NOW, next_run_at=None)
     here = store.tasks.add(spec("here", nodes=("node-a",)), now=NOW, next_run_at=None)
     elsewhere = store.tasks.add(spec("elsewhere", nodes=("node-b",)), now=NOW, next_run_at=None)
+    store.tasks.set_flags("here", now=NOW, paused=True)
 
-    policies = store.tasks.overlap_policies([queued.id, anywhere.id, here.id, elsewhere.id, 9999], node="node-a")
+    flags = store.tasks.activity_flags([queued.id, anywhere.id, here.id, elsewhere.id, 9999], node="node-a")
 
-    assert policies == {
-        queued.id: OverlapPolicy.QUEUE,
-        anywhere.id: OverlapPolicy.FORBID,
-        here.id: OverlapPolicy.FORBID,
+    assert {task_id: (f.overlap, f.enabled, f.paused, f.runs_here) for task_id, f in flags.items()} == {
+        queued.id: (OverlapPolicy.QUEUE, True, False, True),
+        anywhere.id: (OverlapPolicy.FORBID, False, False, True),
+        here.id: (OverlapPolicy.FORBID, True, True, True),
+        elsewhere.id: (OverlapPolicy.FORBID, True, False, False),
     }
 
 
@@ -167,7 +169,7 @@ def test_states_give_each_tasks_flags_and_next_run_by_name(store: Store) -> None
     ]
 
 
-def test_overlap_policies_count_a_tag_of_the_node_as_its_name(store: Store) -> None:
+def test_activity_flags_count_a_tag_of_the_node_as_its_name(store: Store) -> None:
     tagged = store.tasks.add(spec("tagged", nodes=("gpu",)), now=NOW, next_run_at=None)
-    assert store.tasks.overlap_policies([tagged.id], node="node-a") == {}
-    assert store.tasks.overlap_policies([tagged.id], node="node-a", tags=("gpu",)) == {tagged.id: OverlapPolicy.FORBID}
+    assert not store.tasks.activity_flags([tagged.id], node="node-a")[tagged.id].runs_here
+    assert store.tasks.activity_flags([tagged.id], node="node-a", tags=("gpu",))[tagged.id].runs_here
