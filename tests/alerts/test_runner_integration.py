@@ -12,10 +12,11 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from smartcron.alerts.rules import add_rule
 from smartcron.alerts.service import AlertService
@@ -27,7 +28,7 @@ from smartcron.runner import chores as chores_module
 from smartcron.runner import daemon as daemon_module
 from smartcron.runner.scheduling.engine import Engine
 from smartcron.store import Store, open_store
-from tests.alerts.conftest import SmtpServer
+from tests.alerts.conftest import SmtpServer, mail_settings
 
 SMARTCRON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "smartcron"
 HANG_BOUND = 60.0
@@ -137,3 +138,29 @@ def test_a_long_run_rule_fires_while_the_real_run_is_still_going(db: Store, tmp_
         os.kill(running.pid, 0)  # raises ProcessLookupError unless the task process is alive
     finally:
         engine.stop(grace=0)
+
+
+def test_a_database_outage_is_mailed_without_the_database_and_so_is_its_end(
+    home: Path, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    from smartcron.clock import FakeClock
+    from smartcron.runner.startup import database_status_for
+
+    settings = mail_settings(home, smtp, alert_database_down_after="30")
+    clock = FakeClock(datetime(2026, 3, 1, 10, tzinfo=UTC))
+    status = database_status_for(settings, clock, role="runner")
+    status.failed(OperationalError("SELECT 1", {}, Exception("connection refused")))
+    clock.advance(29)
+    status.check()
+    assert not smtp.handler.arrived.wait(0.5), "not before alert.database_down_after"
+    clock.advance(1)
+    status.check()
+    assert smtp.handler.arrived.wait(30), "the outage mail arrived"
+    smtp.handler.arrived.clear()
+    status.succeeded()
+    assert smtp.handler.arrived.wait(30), "the all-clear arrived"
+    first, second = smtp.received
+    assert first.subject == f"[smartcron] CRITICAL: database unreachable from {settings.node}"
+    assert "cannot reach its database since 2026-03-01 10:00:00 UTC: connection refused" in first.body
+    assert second.subject == f"[smartcron] RESOLVED: database reachable again from {settings.node}"
+    assert first.recipients == list(settings.alert_email_to)
