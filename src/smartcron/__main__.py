@@ -1,3 +1,3 @@
-from smartcron.cli.main import main
+from smartcron.entry import main
 
 main()

@@ -13,25 +13,19 @@ at the revision again once it holds it, so two nodes upgrading at once run the m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from smartcron.revisions import MIGRATIONS, head_from_files, known_revisions
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
-
-_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*(.+)$", re.MULTILINE)
-_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -108,40 +102,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine | None = None) -> str | None:
     """The newest revision this code ships (``engine`` is not needed; kept for callers)."""
-    head = _head_from_files()
+    head = head_from_files()
     if head is not None:
         return head
     from alembic.script import ScriptDirectory  # branches, or files it must parse itself
 
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
-
-
-@cache
-def known_revisions() -> frozenset[str]:
-    """Every revision this code ships."""
-    found = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        revision = _REVISION.search(path.read_text(encoding="utf-8"))
-        if revision is not None:
-            found.add(revision.group(1))
-    return frozenset(found)
-
-
-@cache
-def _head_from_files() -> str | None:
-    """The one revision no other revision names as its parent; None unless exactly one exists."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        revision = _REVISION.search(source)
-        down = _DOWN_REVISION.search(source)
-        if revision is None or down is None:
-            return None
-        revisions.add(revision.group(1))
-        parents.update(_QUOTED.findall(down.group(1)))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def ensure_current(engine: Engine) -> None:

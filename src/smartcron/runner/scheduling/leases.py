@@ -4,13 +4,13 @@ A :class:`LeaseKeeper` thread, in every engine, does this every ``runner_heartbe
 seconds, whatever the scheduling loop is doing:
 
 1. syncs the clock to the database's (``dbclock``), noting this node's skew and any jump;
-2. writes the node's heartbeat (daemons and ticks; a manual run done in-process does not announce
-   itself), with what ``smartcron nodes`` shows: tags, running count, clock offset, state;
-3. renews the lease of every row it runs, by the database's clock (``LeaseRepository.renew``); a
+2. renews the lease of every row it runs, by the database's clock (``LeaseRepository.renew``); a
    run it supervises whose row was *not* renewed was taken over by another node while this one was
    paused or cut off: its process group is killed at once and nothing more is written for it (the
    token is the fence);
-4. acts on cancel requests found in that renewal (the run is ended, recorded ``cancelled``);
+3. acts on cancel requests found in that renewal (the run is ended, recorded ``cancelled``);
+4. writes the node's heartbeat (daemons and ticks; a manual run done in-process does not announce
+   itself), with what ``smartcron nodes`` shows: tags, running count, clock offset, state;
 5. reads the cluster: how many runners are alive (to claim a fair share of a crowded slot) and
    whether this node was asked to drain.
 
@@ -116,9 +116,9 @@ class LeaseKeeper:
                     if reading.jumped:
                         engine.note_clock_jump(reading)
             now = clock.now()
+            self.renew(now)  # first: a heartbeat row many ticks share may wait on a lock, a lease must not
             if self._announce:
                 self.beat(now)
-            self.renew(now)
             self.read_cluster(now)
         except (SQLAlchemyError, StoreError) as exc:
             if not is_unreachable(exc):
