@@ -1,20 +1,15 @@
-"""Starting one task process: the part of a spawn that runs in the caller's thread.
+"""Starting one task process: what the caller's thread does before and after the spawner starts it.
 
 The child gets its own session and process group (so a signal to the group reaches everything it
-starts and nothing else), stdin from /dev/null, stdout and stderr on one pipe, the caller's complete
-environment, and the working directory. Limits come from wrapper tools (see
-:mod:`smartcron.runner.process.limits`), never from ``preexec_fn``. A command that cannot start is not an
-exception: it becomes a :class:`LaunchFailure` with the exit code a shell would give, so the caller
-reports it like any other ended run.
+starts and nothing else), stdin from /dev/null, stdout and stderr on one pipe, the caller's
+complete environment, and the working directory. Limits come from wrapper tools (see
+:mod:`smartcron.runner.process.limits`), never from ``preexec_fn``. A command that cannot start is
+not an exception: it becomes a :class:`LaunchFailure` with the exit code a shell would give, so
+the caller reports it like any other ended run.
 
-Two ways to start the same child. Usually ``os.posix_spawn`` (clone+exec in the kernel, the child
-set up by glibc): a third of ``subprocess.Popen``'s cost, which matters when a thousand tasks fall
-due at once. It cannot change the working directory, so a task that runs elsewhere than the runner
-goes through ``Popen`` (vfork+exec too, as there is no ``preexec_fn``); so does every start that
-fails, which ``Popen`` then reports with its exact reason. What Popen would also do for the child
-is done here too: ignored SIGPIPE and SIGXFSZ back to default, and no descriptor of the runner
-leaks into it (Python opens every descriptor close-on-exec; :func:`close_inherited_descriptors`
-makes any the runner inherited so as well).
+The process itself is started by the spawner (:mod:`.spawner`), a small process of its own, in two
+steps around it: :func:`prepare` (the run's output, the argv with any limit wrapper, the pipe) and
+:func:`conclude` (the spawner's answer: a started process, or why it could not start).
 """
 
 from __future__ import annotations
@@ -22,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +24,10 @@ from pathlib import Path
 from smartcron.runner.process.limits import CommandProblem, LimitsUnavailableError, command_problem, limit_prefix
 from smartcron.runner.process.output import RunOutput
 from smartcron.runner.process.procinfo import EXECUTION_ID_VARIABLE, TASK_NAME_VARIABLE
+from smartcron.runner.process.spawner import SpawnAnswer, SpawnRequest
 
 SHELL = "/bin/sh"
 _TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE})
-# Python ignores these; exec keeps a signal ignored, and Popen's restore_signals undoes it.
-_RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +80,13 @@ class ProcessSpec:
 
 @dataclass(slots=True)
 class LaunchedProcess:
-    """A running child: its pipe's read end (non-blocking) and a pidfd, both owned by the caller.
-
-    ``popen`` is set when ``subprocess`` started it: that object must keep existing until the
-    child is reaped (see :meth:`SupervisedRun.record_exit`)."""
+    """A running child: its pipe's read end (non-blocking), owned by the caller. Not the caller's
+    child: the spawner reaps it and reports its exit (``seq`` names it in those reports)."""
 
     pid: int
-    pidfd: int
+    seq: int
     pipe_fd: int
     output: RunOutput
-    popen: subprocess.Popen[bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -109,8 +98,18 @@ class LaunchFailure:
     output: RunOutput
 
 
-def launch(spec: ProcessSpec) -> LaunchedProcess | LaunchFailure:
-    """Start the child. Never raises for a bad command.
+@dataclass(slots=True)
+class PreparedLaunch:
+    """A run ready for the spawner: the request to send, and what the caller keeps of it."""
+
+    spec: ProcessSpec
+    output: RunOutput
+    request: SpawnRequest
+    read_fd: int
+
+
+def prepare(spec: ProcessSpec, seq: int) -> PreparedLaunch | LaunchFailure:
+    """Everything but the spawn itself. Never raises for a bad command.
 
     The run's log is opened (and its header written) by whoever reads the output: the supervisor
     thread for a started child (``LaunchedProcess.output.open_log()``), here for a failure."""
@@ -131,76 +130,22 @@ def launch(spec: ProcessSpec) -> LaunchedProcess | LaunchFailure:
         read_fd, write_fd = os.pipe()
     except OSError as exc:
         return _failure(output, CommandProblem(None, f"cannot start: {exc.strerror}"))
-    popen = None
-    try:
-        pid = _posix_spawn(prefix + argv, env, spec.cwd, read_fd, write_fd)
-        if pid is None:
-            popen = subprocess.Popen(
-                prefix + argv,
-                stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                cwd=spec.cwd,
-                env=env,
-                start_new_session=True,
-            )
-            pid = popen.pid
-    except (OSError, ValueError) as exc:
-        os.close(read_fd)
-        return _failure(output, _problem_from_exception(exc, argv[0], spec.cwd))
-    finally:
-        os.close(write_fd)
-    return _supervisable(pid, popen, read_fd, output)
+    request = SpawnRequest(seq, prefix + argv, env, spec.cwd, write_fd)
+    return PreparedLaunch(spec, output, request, read_fd)
 
 
-def _posix_spawn(
-    argv: tuple[str, ...], env: Mapping[str, str], cwd: str | None, read_fd: int, write_fd: int
-) -> int | None:
-    """Start the child with ``os.posix_spawn``; None when that cannot start it as Popen would.
-
-    None, not an error, for a working directory other than the runner's, a program not found
-    (Popen then tries it and says why), a pipe on a standard descriptor (the runner was started
-    with one closed), and a start that failed: the caller falls back to ``subprocess``.
-    """
-    if min(read_fd, write_fd) <= 2:
-        return None
-    if cwd is not None:
-        try:
-            if cwd != os.getcwd():
-                return None
-        except OSError:  # the runner's own directory is gone
-            return None
-    executable = _find_executable(argv[0], env)
-    if executable is None:
-        return None
-    try:
-        return os.posix_spawn(
-            executable,
-            argv,
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, write_fd, 1),
-                (os.POSIX_SPAWN_DUP2, write_fd, 2),
-            ],
-            setsid=True,
-            setsigdef=_RESTORED_SIGNALS,
-        )
-    except (OSError, ValueError):
-        return None
-
-
-def _find_executable(program: str, env: Mapping[str, str]) -> str | None:
-    """The file ``execvp`` in the child would run: ``program`` itself when it holds a slash, else the
-    first executable regular file of that name on the child's PATH (not the runner's)."""
-    if "/" in program:
-        return program
-    # As os.get_exec_path(env), without its warnings machinery (a tenth of a spawn's own cost).
-    for directory in env.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory, program)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+def conclude(prepared: PreparedLaunch, answer: SpawnAnswer | None) -> LaunchedProcess | LaunchFailure:
+    """The spawner's answer (None: the spawner died before answering) as a started process or a
+    failure; the caller's write end of the pipe is closed either way."""
+    os.close(prepared.request.out_fd)
+    if answer is not None and answer.pid:
+        os.set_blocking(prepared.read_fd, False)
+        return LaunchedProcess(answer.pid, prepared.request.seq, prepared.read_fd, prepared.output)
+    os.close(prepared.read_fd)
+    if answer is None:
+        return _failure(prepared.output, CommandProblem(None, "cannot start: the spawner process died"))
+    spec = prepared.spec
+    return _failure(prepared.output, _problem_from_errno(answer.errno, answer.step, spec.child_argv()[0], spec.cwd))
 
 
 def close_inherited_descriptors() -> None:
@@ -219,23 +164,6 @@ def close_inherited_descriptors() -> None:
                     os.set_inheritable(fd, False)
 
 
-def _supervisable(
-    pid: int, popen: subprocess.Popen[bytes] | None, read_fd: int, output: RunOutput
-) -> LaunchedProcess | LaunchFailure:
-    # The child is ours and unreaped, so a pidfd for it can be had even if it already exited.
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError as exc:  # out of file descriptors: do not leave an unsupervised child behind
-        os.killpg(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        if popen is not None:
-            popen.returncode = -signal.SIGKILL
-        os.close(read_fd)
-        return _failure(output, CommandProblem(None, f"cannot supervise: {exc.strerror}"))
-    os.set_blocking(read_fd, False)
-    return LaunchedProcess(pid, pidfd, read_fd, output, popen)
-
-
 def _failure(output: RunOutput, problem: CommandProblem) -> LaunchFailure:
     output.open_log()
     output.note(f"[smartcron: cannot start: {problem.message}]")
@@ -248,18 +176,16 @@ def _check_before_wrapping(program: str, search_path: str | None, cwd: str | Non
     return command_problem(program, search_path=search_path, cwd=cwd)
 
 
-def _problem_from_exception(exc: OSError | ValueError, program: str, cwd: str | None) -> CommandProblem:
-    if isinstance(exc, ValueError):  # e.g. an embedded NUL byte in argv or env
-        return CommandProblem(126, f"invalid command: {exc}")
-    # subprocess reports a failed chdir with the working directory as the file name.
-    if cwd is not None and exc.filename == cwd:
-        if exc.errno == errno.ENOENT:
+def _problem_from_errno(number: int | None, step: str | None, program: str, cwd: str | None) -> CommandProblem:
+    reason = os.strerror(number) if number else "unknown error"
+    if step == "chdir":
+        if number == errno.ENOENT:
             return CommandProblem(127, f"working directory not found: {cwd}")
-        return CommandProblem(126, f"working directory not usable: {cwd}: {exc.strerror}")
-    if exc.errno == errno.ENOENT:
+        return CommandProblem(126, f"working directory not usable: {cwd}: {reason}")
+    if number == errno.ENOENT:
         return CommandProblem(127, f"not found: {program}")
-    if exc.errno == errno.EACCES:
+    if number == errno.EACCES:
         return CommandProblem(126, f"permission denied: {program}")
-    if exc.errno in _TRANSIENT_ERRNOS:
-        return CommandProblem(None, f"cannot start: {exc.strerror}")
-    return CommandProblem(126, f"cannot execute: {program}: {exc.strerror}")
+    if number in _TRANSIENT_ERRNOS:
+        return CommandProblem(None, f"cannot start: {reason}")
+    return CommandProblem(126, f"cannot execute: {program}: {reason}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -19,8 +17,9 @@ class Deadline(Enum):
     GIVE_UP = "give up"  # SIGKILL did not end it (stuck in the kernel): report anyway
 
 
-PEAK_MARGIN_KB = 1024
-"""A task's peak must be this much above the runner's peak at spawn time to count as its own."""
+PEAK_MARGIN_KB = 256
+"""A task's peak must be this much above the spawner's own to count as its own (reads of VmHWM
+and ru_maxrss round differently)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -32,10 +31,9 @@ class SupervisedRun:
     started_at: datetime
     started_mono: float
     kill_grace: float
-    pidfd: int
+    pidfd: int | None  # adopted runs: watched through a pidfd; spawned ones: the spawner reports
     timeout_mono: float | None = None
-    own_child: bool = False  # spawned here, so ours to reap; False when adopted (or once reaped)
-    popen: subprocess.Popen[bytes] | None = None  # when subprocess started it (see record_exit)
+    seq: int | None = None  # the spawner's name for it (spawned runs), in its exit reports
     pipe_fd: int | None = None
     output: RunOutput | None = None
     # How it is ending
@@ -54,33 +52,30 @@ class SupervisedRun:
     cpu_user_ms: int | None = None
     cpu_sys_ms: int | None = None
     max_rss_kb: int | None = None
-    spawner_peak_kb: int = 0  # the runner's own peak RSS just before the spawn (see record_exit)
+    max_rss_kb_below: int | None = None
+    spawner_peak_kb: int = 0  # the spawner's own peak RSS (see record_exit)
+    abandoned_reason: str | None = None  # its spawner died: nobody can say how it ended
 
-    def record_exit(self, status: int | None, usage: resource.struct_rusage | None) -> None:
-        """Keep the leader's wait status and its rusage (which includes reaped descendants).
+    def record_exit(self, status: int, utime: float, stime: float, maxrss_kb: int) -> None:
+        """Keep the leader's wait status and rusage (which includes reaped descendants), as the
+        spawner reaped them.
 
-        ``ru_maxrss`` is the larger of the task's own peak and the runner's peak at spawn time: exec
-        records the high-water mark of the address space it replaces, which for a vfork child is the
-        runner's. So it is the task's peak only when it is above the runner's (``spawner_peak_kb``,
-        with ``PEAK_MARGIN_KB`` for what the runner grew while spawning); below that the task's
-        peak is unknown and left None rather than reported as the runner's size.
+        ``ru_maxrss`` is the larger of the task's own peak and the spawner's: exec keeps the
+        high-water mark of the address space it replaces. So it is the task's peak only when it is
+        above the spawner's (``spawner_peak_kb``, with ``PEAK_MARGIN_KB``); below that the task's
+        peak is only known to be under the spawner's, which is what is recorded
+        (``max_rss_kb_below``), rather than the spawner's size as if it were the task's.
         """
-        self.own_child = False
-        if self.popen is not None:
-            # Popen must never try to reap this pid again: by then it may name another process.
-            self.popen.returncode = os.waitstatus_to_exitcode(status) if status is not None else -1
-            self.popen = None
-        if status is None:
-            return
         if os.WIFSIGNALED(status):
             self.signal = os.WTERMSIG(status)
         elif os.WIFEXITED(status):
             self.exit_code = os.WEXITSTATUS(status)
-        if usage is not None:
-            self.cpu_user_ms = round(usage.ru_utime * 1000)
-            self.cpu_sys_ms = round(usage.ru_stime * 1000)
-            peak = usage.ru_maxrss  # KiB on Linux
-            self.max_rss_kb = peak if peak > self.spawner_peak_kb + PEAK_MARGIN_KB else None
+        self.cpu_user_ms = round(utime * 1000)
+        self.cpu_sys_ms = round(stime * 1000)
+        if maxrss_kb > self.spawner_peak_kb + PEAK_MARGIN_KB:
+            self.max_rss_kb = maxrss_kb
+        else:
+            self.max_rss_kb_below = self.spawner_peak_kb + PEAK_MARGIN_KB
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +93,9 @@ class ProcessResult:
     duration_ms: int
     cpu_user_ms: int | None
     cpu_sys_ms: int | None
-    max_rss_kb: int | None  # peak RSS in KiB, from os.wait4; None when not above the runner's (see record_exit)
+    max_rss_kb: int | None  # peak RSS in KiB, from wait4; None when not above the spawner's (see record_exit)
+    max_rss_kb_below: int | None  # then: the peak is below this many KiB
+    abandoned_reason: str | None  # the run's spawner died: its outcome is unknown
     output: str  # the last preview_bytes of output, decoded UTF-8 with replacement
     output_bytes: int  # total bytes the process wrote (including dropped ones)
     truncated: bool  # output beyond max_output_bytes was dropped
@@ -120,6 +117,8 @@ def result_of(run: SupervisedRun) -> ProcessResult:
         cpu_user_ms=run.cpu_user_ms,
         cpu_sys_ms=run.cpu_sys_ms,
         max_rss_kb=run.max_rss_kb,
+        max_rss_kb_below=run.max_rss_kb_below,
+        abandoned_reason=run.abandoned_reason,
         output=summary.preview if summary else "",
         output_bytes=summary.total_bytes if summary else 0,
         truncated=summary.truncated if summary else False,
@@ -142,6 +141,8 @@ def failure_result(execution_id: int, started_at: datetime, failure: LaunchFailu
         cpu_user_ms=None,
         cpu_sys_ms=None,
         max_rss_kb=None,
+        max_rss_kb_below=None,
+        abandoned_reason=None,
         output=summary.preview,
         output_bytes=summary.total_bytes,
         truncated=summary.truncated,

@@ -8,6 +8,7 @@ thread (:mod:`~smartcron.runner.process.watcher`), which callers reach through a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import resource
@@ -19,8 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smartcron.clock import Clock
-from smartcron.runner.process.launch import LaunchFailure, ProcessSpec, close_inherited_descriptors, launch
+from smartcron.runner.process.launch import (
+    LaunchFailure,
+    PreparedLaunch,
+    ProcessSpec,
+    close_inherited_descriptors,
+    conclude,
+    prepare,
+)
 from smartcron.runner.process.procinfo import find_processes_of, kill_group, process_alive, process_start_time
+from smartcron.runner.process.spawner import SpawnAnswer, Spawner, SpawnerGoneError
 from smartcron.runner.process.supervised import ProcessResult, SupervisedRun, failure_result
 from smartcron.runner.process.watcher import ProcessWatcher, guarded, open_verified_pidfd
 
@@ -64,22 +73,20 @@ class Spawned:
 
 
 class SpawnBatch:
-    """Processes started one after another (see :meth:`Supervisor.batch`)."""
+    """Processes started together (see :meth:`Supervisor.batch`)."""
 
     def __init__(self, supervisor: Supervisor) -> None:
         self._supervisor = supervisor
-        self.runs: list[SupervisedRun] = []
+        self.prepared: list[tuple[PreparedLaunch, datetime, float]] = []
         self.started: list[Spawned] = []
-        """Every process started, with its start time: filled when the batch ends."""
+        """Every process started, with its pid and start time: filled when the batch ends."""
 
-    def spawn(self, spec: ProcessSpec) -> Spawned:
-        """Start a task process (its start time comes in ``started``); pid 0 when it could not
-        start, which is reported through ``on_exit``. Raises as :meth:`Supervisor.spawn` does."""
-        started = self._supervisor._start(spec)
-        if isinstance(started, Spawned):
-            return started
-        self.runs.append(started)
-        return Spawned(started.execution_id, started.pid, started.pgid, None, started.started_at)
+    def spawn(self, spec: ProcessSpec) -> None:
+        """Queue a task process for the spawner; it starts when the batch ends. One that cannot
+        start is reported through ``on_exit``. Raises as :meth:`Supervisor.spawn` does."""
+        prepared = self._supervisor._prepare(spec)
+        if prepared is not None:
+            self.prepared.append(prepared)
 
 
 def _start_time(pid: int) -> int | None:
@@ -120,6 +127,9 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         # Supervisor thread only: kills that arrived before the spawn they follow was registered.
         self._early_kills: dict[int, str] = {}
+        self._spawner = Spawner()
+        self._spawner_lock = threading.Lock()
+        self._seq = itertools.count(1)
         self.max_runs = 1 << 20
         """How many runs can be watched at once: set by ``start`` from the open-file limit."""
 
@@ -132,20 +142,21 @@ class Supervisor:
             self._thread = threading.Thread(target=self._loop, name="smartcron-supervisor", daemon=True)
         self.max_runs = max(1, (open_file_limit() - FILES_KEPT) // FILES_PER_RUN)
         close_inherited_descriptors()
+        self._spawner.start()
+        self._watcher.watch_spawner(self._spawner)
         self._thread.start()
 
     @contextmanager
     def batch(self) -> Iterator[SpawnBatch]:
-        """Start many processes: ``batch.spawn`` only starts each one; when the block ends, each
-        one's log is opened and start time read, in the calling thread, and the supervisor thread
-        takes them all at once (``batch.started``). In one process, threads only slow each other
-        down (the interpreter lock changes hands at every system call), so the spawning goes
-        first and alone. Meanwhile a run's output waits in its pipe."""
+        """Start many processes: ``batch.spawn`` prepares each one; when the block ends the spawner
+        starts them all (a few requests in flight at a time), each one's log is opened and start
+        time read in the calling thread, and the supervisor thread takes them all at once
+        (``batch.started``). Meanwhile a run's output waits in its pipe."""
         batch = SpawnBatch(self)
         try:
             yield batch
         finally:
-            batch.started = self._complete(batch.runs)
+            batch.started = self._complete(batch.prepared)
 
     def spawn(self, spec: ProcessSpec) -> Spawned:
         """Start one task process (a batch of one). A command that cannot start returns pid 0 and
@@ -155,53 +166,83 @@ class Supervisor:
         execution id is already running.
         """
         with self.batch() as batch:
-            spawned = batch.spawn(spec)
-        return batch.started[0] if spawned.pid else spawned
+            batch.spawn(spec)
+        if batch.started:
+            return batch.started[0]
+        return Spawned(spec.execution_id, 0, 0, None, self._clock.now())
 
-    def _start(self, spec: ProcessSpec) -> SupervisedRun | Spawned:
-        """Launch the process; what could not start is reported (a Spawned with pid 0 returned)."""
+    def _prepare(self, spec: ProcessSpec) -> tuple[PreparedLaunch, datetime, float] | None:
+        """Everything before the spawn; what cannot start is reported (None returned)."""
         self._reserve(spec.execution_id)
         started_at, started_mono = self._clock.now(), self._clock.monotonic()
-        spawner_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
-            launched = launch(spec)
+            prepared = prepare(spec, next(self._seq))
         except BaseException:
             self._release(spec.execution_id)
             raise
-        if isinstance(launched, LaunchFailure):
-            result = failure_result(spec.execution_id, started_at, launched)
-            self._post(lambda: self._deliver(result))
-            return Spawned(spec.execution_id, 0, 0, None, started_at)
-        return SupervisedRun(
-            execution_id=spec.execution_id,
-            task_name=spec.task_name,
-            pid=launched.pid,
-            pgid=launched.pid,  # a new session: the leader's pid is the group id
-            started_at=started_at,
-            started_mono=started_mono,
-            kill_grace=spec.kill_grace,
-            pidfd=launched.pidfd,
-            timeout_mono=None if spec.timeout is None else started_mono + spec.timeout,
-            own_child=True,
-            popen=launched.popen,
-            pipe_fd=launched.pipe_fd,
-            output=launched.output,
-            spawner_peak_kb=spawner_peak_kb,
-        )
+        if isinstance(prepared, LaunchFailure):
+            self._report_failure(spec.execution_id, started_at, prepared)
+            return None
+        return prepared, started_at, started_mono
 
-    def _complete(self, runs: list[SupervisedRun]) -> list[Spawned]:
-        started = []
+    def _report_failure(self, execution_id: int, started_at: datetime, failure: LaunchFailure) -> None:
+        result = failure_result(execution_id, started_at, failure)
+        self._post(lambda: self._deliver(result))
+
+    def _complete(self, prepared: list[tuple[PreparedLaunch, datetime, float]]) -> list[Spawned]:
+        if not prepared:
+            return []
+        answers: dict[int, SpawnAnswer] = {}
         try:
-            for run in runs:
-                if run.output is not None:
-                    run.output.open_log()  # before the supervisor reads any output: the header comes first
+            spawner = self._spawner_for_spawning()
+            for answer in spawner.spawn_many([item.request for item, _, _ in prepared]):
+                answers[answer.seq] = answer
+        except SpawnerGoneError as exc:
+            log.error("%s; %d run(s) not started", exc, len(prepared) - len(answers), extra={"action": "start"})
+        runs: list[SupervisedRun] = []
+        started: list[Spawned] = []
+        try:
+            for item, started_at, started_mono in prepared:
+                spec = item.spec
+                launched = conclude(item, answers.get(item.request.seq))
+                if isinstance(launched, LaunchFailure):
+                    self._report_failure(spec.execution_id, started_at, launched)
+                    continue
+                run = SupervisedRun(
+                    execution_id=spec.execution_id,
+                    task_name=spec.task_name,
+                    pid=launched.pid,
+                    pgid=launched.pid,  # a new session: the leader's pid is the group id
+                    started_at=started_at,
+                    started_mono=started_mono,
+                    kill_grace=spec.kill_grace,
+                    pidfd=None,
+                    seq=launched.seq,
+                    timeout_mono=None if spec.timeout is None else started_mono + spec.timeout,
+                    pipe_fd=launched.pipe_fd,
+                    output=launched.output,
+                    spawner_peak_kb=self._spawner.hwm_kb,
+                )
+                runs.append(run)
+                launched.output.open_log()  # before the supervisor reads any output: the header comes first
                 started.append(Spawned(run.execution_id, run.pid, run.pgid, _start_time(run.pid), run.started_at))
                 log.debug("started pid %s", run.pid, extra={"task": run.task_name, "execution": run.execution_id,
                                                             "action": "start"})  # fmt: skip
-        finally:  # whatever failed above, every process started is watched (and so reaped and reported)
+        finally:  # whatever failed above, every process started is watched (and so reported)
             if runs:
                 self._post(lambda: self._watch_all(runs))
         return started
+
+    def _spawner_for_spawning(self) -> Spawner:
+        """The spawner, started again first if it died (the supervisor thread ended its runs)."""
+        with self._spawner_lock:
+            if not self._spawner.running:
+                log.warning("the spawner process had died; starting it again", extra={"action": "start"})
+                self._spawner.forget()
+                self._spawner.start()
+                spawner = self._spawner
+                self._post(lambda: self._watcher.watch_spawner(spawner))
+            return self._spawner
 
     def kill(self, execution_id: int, reason: str) -> bool:
         """End a run: SIGTERM to its group, SIGKILL after its grace. False when no such run is live."""
@@ -282,6 +323,7 @@ class Supervisor:
             self._post(lambda: None)
             thread.join()
         self._watcher.close()
+        self._spawner.close()
         os.close(self._wake_fd)
 
     # ----- any thread -----

@@ -2,11 +2,13 @@
 
 Used by one thread only (the :class:`~smartcron.runner.process.Supervisor`'s), so nothing here locks.
 How a run ends (DESIGN 3.6): on timeout or kill, SIGTERM to the whole process group, SIGKILL after
-the grace. The end of a run is its leader's exit, seen on the leader's pidfd, never EOF on the pipe
-(a grandchild may hold it open forever). The leader is reaped with ``os.wait4`` (status, peak RSS,
-CPU), what is already in the pipe is read, the pipe closed, and whatever is left of the group gets
-SIGTERM, then SIGKILL after the grace, each leftover watched through its own pidfd. The run is
-reported once nothing in its group is alive, so no process outlives its run.
+the grace. The end of a run is its leader's exit, never EOF on the pipe (a grandchild may hold it
+open forever): for a run the spawner started, the spawner's report that it reaped the leader
+(status, peak RSS, CPU, from ``wait4``); for an adopted run, its pidfd becoming readable. Then what
+is already in the pipe is read, the pipe closed, and whatever is left of the group gets SIGTERM,
+then SIGKILL after the grace, each leftover watched through its own pidfd. The run is reported
+once nothing in its group is alive, so no process outlives its run. If the spawner dies, every run
+it started is ended the same way, and reported with its outcome unknown.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from enum import Enum
 
 from smartcron.clock import Clock
 from smartcron.runner.process.procinfo import kill_group, live_group_members, process_alive, read_stat
+from smartcron.runner.process.spawner import ExitEvent, Spawner
 from smartcron.runner.process.supervised import Deadline, ProcessResult, SupervisedRun, result_of
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,12 @@ KILL_SETTLE_SECONDS = 5.0
 reported anyway after this long, and its leader reaped whenever it finally exits."""
 
 
+SPAWNER_DIED = "its spawner process died, so nobody could tell how it ended; it was killed"
+
+
 class _Event(Enum):
     WAKE = "wake"
+    SPAWNER = "spawner"
     OUTPUT = "output"
     LEADER_EXIT = "leader exit"
     MEMBER_EXIT = "member exit"
@@ -68,6 +75,10 @@ class ProcessWatcher:
         self._selector = selectors.DefaultSelector()
         self._selector.register(wake_fd, selectors.EVENT_READ, (_Event.WAKE, None))
         self._runs: dict[int, SupervisedRun] = {}
+        self._spawned: dict[int, SupervisedRun] = {}  # by the spawner's sequence number
+        self._early_exits: dict[int, ExitEvent] = {}  # reported before their run was watched
+        self._spawner: Spawner | None = None
+        self._spawner_fd = -1
         self._deadlines: list[tuple[float, int, Deadline, SupervisedRun]] = []
         self._sequence = itertools.count()
 
@@ -78,13 +89,28 @@ class ProcessWatcher:
     def close(self) -> None:
         self._selector.close()
 
+    def watch_spawner(self, spawner: Spawner) -> None:
+        """Hear from this spawner (a new one after the last died) what it reaped."""
+        if self._spawner is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(self._spawner_fd)
+        self._spawner = spawner
+        self._spawner_fd = spawner.events_fd
+        self._selector.register(self._spawner_fd, selectors.EVENT_READ, (_Event.SPAWNER, None))
+
     def watch(self, run: SupervisedRun) -> None:
         self._runs[run.execution_id] = run
-        self._selector.register(run.pidfd, selectors.EVENT_READ, (_Event.LEADER_EXIT, run))
+        if run.pidfd is not None:
+            self._selector.register(run.pidfd, selectors.EVENT_READ, (_Event.LEADER_EXIT, run))
         if run.pipe_fd is not None:
             self._selector.register(run.pipe_fd, selectors.EVENT_READ, (_Event.OUTPUT, run))
         if run.timeout_mono is not None:
             self._schedule(run, Deadline.TIMEOUT, run.timeout_mono)
+        if run.seq is not None:
+            self._spawned[run.seq] = run
+            early = self._early_exits.pop(run.seq, None)
+            if early is not None:
+                self._exited(run, early)
 
     def kill(self, execution_id: int, reason: str) -> bool:
         """Start ending a run; False when it is not (yet) watched."""
@@ -136,7 +162,9 @@ class ProcessWatcher:
         heapq.heappush(self._deadlines, (at, next(self._sequence), kind, run))
 
     def _dispatch(self, event: _Event, run: SupervisedRun | None, fd: int) -> None:
-        if run is None:  # the wake-up eventfd: the owner's inbox has work
+        if event is _Event.SPAWNER:
+            self._spawner_events()
+        elif run is None:  # the wake-up eventfd: the owner's inbox has work
             with contextlib.suppress(BlockingIOError):
                 os.eventfd_read(self._wake_fd)
         elif event is _Event.OUTPUT:
@@ -206,16 +234,46 @@ class ProcessWatcher:
             self._unwatch(run.pipe_fd)
             run.pipe_fd = None
 
+    def _spawner_events(self) -> None:
+        assert self._spawner is not None
+        events = self._spawner.read_events()
+        if events is None:
+            self._spawner_died()
+            return
+        for event in events:
+            run = self._spawned.pop(event.seq, None)
+            if run is None:
+                self._early_exits[event.seq] = event  # its watch() comes from the spawning thread
+            elif not run.finished:
+                self._exited(run, event)
+
+    def _exited(self, run: SupervisedRun, event: ExitEvent) -> None:
+        run.record_exit(event.status, event.utime, event.stime, event.maxrss_kb)
+        self._spawned.pop(event.seq, None)
+        self._leader_exited(run)
+
+    def _spawner_died(self) -> None:
+        """Nobody will report these leaders' exits any more: end them, say the outcome is unknown."""
+        if self._spawner is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(self._spawner_fd)
+        orphans = [run for run in self._spawned.values() if not run.leader_exited]
+        self._spawned.clear()
+        self._early_exits.clear()
+        if orphans:
+            log.error("the spawner process died; ending the %d run(s) it had started", len(orphans),
+                      extra={"action": "supervise"})  # fmt: skip
+        for run in orphans:
+            kill_group(run.pgid, signal.SIGKILL)
+            run.abandoned_reason = SPAWNER_DIED
+            self._leader_exited(run)
+
     def _leader_exited(self, run: SupervisedRun) -> None:
-        if run.own_child:
-            try:
-                pid, status, usage = os.wait4(run.pid, os.WNOHANG)
-            except ChildProcessError:  # something else in this process reaped it: status unknown
-                pid, status, usage = run.pid, None, None
-            if pid == 0:  # not reapable yet; the pidfd stays readable and brings us back
-                return
-            run.record_exit(status, usage)
-        self._unwatch(run.pidfd)
+        if run.leader_exited:
+            return
+        if run.pidfd is not None:
+            self._unwatch(run.pidfd)
+            run.pidfd = None
         run.leader_exited = True
         run.finished_at = self._clock.now()
         run.finished_mono = self._clock.monotonic()
@@ -253,25 +311,22 @@ class ProcessWatcher:
             self._unwatch(fd)
         run.member_fds.clear()
         self._close_pipe(run)
-        if not run.leader_exited:  # gave up after SIGKILL: keep its pidfd to reap it when it exits
-            self._selector.modify(run.pidfd, selectors.EVENT_READ, (_Event.STRAGGLER_EXIT, run))
+        if not run.leader_exited:  # gave up after SIGKILL (stuck in the kernel): report it anyway
+            if run.pidfd is not None:
+                self._selector.modify(run.pidfd, selectors.EVENT_READ, (_Event.STRAGGLER_EXIT, run))
             run.finished_at = self._clock.now()
             run.finished_mono = self._clock.monotonic()
+        if run.seq is not None:
+            self._spawned.pop(run.seq, None)
         del self._runs[run.execution_id]
         result = result_of(run)
         run.output = None  # the heap may hold the run until its timeout; not its output
         self._deliver(result)
 
     def _reap_straggler(self, run: SupervisedRun, pidfd: int) -> None:
-        if run.own_child:
-            try:
-                pid, status, usage = os.wait4(run.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status, usage = run.pid, None, None
-            if pid == 0:
-                return
-            run.record_exit(status, usage)
+        """An adopted leader given up on has exited at last (it is not ours to reap)."""
         self._unwatch(pidfd)
+        run.pidfd = None
 
 
 def _fields(run: SupervisedRun, action: str) -> dict[str, object]:

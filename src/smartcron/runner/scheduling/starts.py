@@ -188,6 +188,8 @@ class Starts:
         return len(begun.rows)
 
     def _spawn_all(self, runs: Iterable[tuple[Execution, Task]]) -> None:
+        """Hand every run to the spawner in one batch, then write all their pids at once; a run
+        that could not start is marked attached with the others (its failure is then written)."""
         engine = self._engine
         contexts: dict[int, RunContext] = {}
         with engine.supervisor.batch() as batch:
@@ -201,7 +203,8 @@ class Starts:
             log.info("started %d run(s)", len(contexts), extra={"action": "start"})  # each: DEBUG, supervisor
 
     def _spawn_one(self, batch: SpawnBatch, context: RunContext) -> bool:
-        """True when a process started, False when the run ended here (could not start)."""
+        """True when the run was handed to the spawner (a start that then fails is reported through
+        the supervisor), False when it ended here (its process could not even be described)."""
         engine = self._engine
         execution, task = context.execution, context.task
         try:
@@ -213,16 +216,13 @@ class Starts:
                 default_cwd=engine.cwd,
                 now=engine.clock.now(),
             )
-            spawned = batch.spawn(spec)
+            batch.spawn(spec)
         except Exception as exc:
             log.exception("cannot start", extra={"task": task.name, "execution": execution.id, "action": "start"})
             context.mark_attached()
             engine.ledger.submit(context, failed_to_start(engine.clock.now(), str(exc)))
             return False
-        if not spawned.pid:
-            context.mark_attached()  # nothing to attach: the supervisor reports the spawn error
-            engine.recorder.poke()
-        return bool(spawned.pid)
+        return True
 
     def _attach(self, contexts: Mapping[int, RunContext], started: Sequence[Spawned]) -> None:
         engine = self._engine
