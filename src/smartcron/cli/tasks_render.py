@@ -92,6 +92,7 @@ def task_detail(task: Task, registry: Registry, now: datetime) -> dict[str, Any]
             "state": state_of(task),
             "paused": task.paused,
             "builtin": task.builtin,
+            "origin": task.origin.value if task.origin else None,
             "next_run_at": iso_in_zone(task.next_run_at, zone),
             "last_status": task.last_status.value if task.last_status else None,
             "last_execution_id": task.last_execution_id,
