@@ -45,12 +45,14 @@ def read_hash(reading: Reading, term: str, position: int) -> None:
     step = parse_step(match["step"], fail) if match["step"] is not None else None
     if reading.hash_key is None:
         fail(f"{term!r} picks its value from the task name, and there is no task here (smartcron next: --task NAME)")
-    top = min(high, 6) if cron_field is WEEKDAY else high
+    candidates = list(range(low, high + 1))
+    if cron_field is WEEKDAY:  # 7 is Sunday again: each day once, in the window's order
+        candidates = list(dict.fromkeys(value % 7 for value in candidates))
     number = stable_hash(reading.hash_key, cron_field.name, position)
     if step is None:
-        values = [low + number % (top - low + 1)]
+        values = [candidates[number % len(candidates)]]
     else:
-        values = list(range(low + number % min(step, top - low + 1), top + 1, step))
+        values = candidates[number % min(step, len(candidates)) :: step]
     text = ",".join(str(value) for value in values)
     reading.hashed.append(f"{cron_field.name} {term.upper()} = {text}")
     reading.add(text, values)
@@ -138,8 +140,8 @@ def _each_nth(weekdays: str, nth: str) -> str:
     try:
         low = 0 if start == "*" else (names.index(start) if start in names else int(start) % 7)
         high = 6 if start == "*" else (names.index(end) if end in names else int(end) % 7)
-    except ValueError:
-        return f"MON#{nth},FRI#{nth}"
+    except ValueError:  # not a plain range of weekdays either
+        return f"such as MON#{nth},FRI#{nth}"
     days = range(low, high + 1) if low <= high else [*range(low, 7), *range(0, high + 1)]
     return ",".join(f"{names[day]}#{nth}" for day in days)
 

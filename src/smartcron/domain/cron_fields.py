@@ -18,6 +18,8 @@ Fail = Callable[[str], NoReturn]
 
 @dataclass(frozen=True, slots=True)
 class CronField:
+    """One of the six fields: its name in messages, its range and its names (JAN, SUN)."""
+
     name: str
     low: int
     high: int
@@ -50,11 +52,6 @@ class CronField:
                         return f"{raw!r} is not a {kind} name; write {name}"
             return f"{raw!r} is not a number or a {kind} name ({self.names[0]}-{self.names[-1]})"
         return f"{raw!r} is not a number"
-
-    @property
-    def span(self) -> int:
-        """How many distinct values the field has (day-of-week: 7, as 0 and 7 are both Sunday)."""
-        return (6 if self is WEEKDAY else self.high) - self.low + 1
 
 
 SECOND = CronField("second", 0, 59)
