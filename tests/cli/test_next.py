@@ -217,7 +217,7 @@ def test_next_without_a_task_name_says_h_needs_one(home: Path) -> None:
     assert (code, out) == (2, "")
     assert err == (
         "smartcron: schedule 'H * * * *': minute field: 'H' picks its value from the task name, "
-        "and there is no task here (smartcron next: --task NAME)\n"
+        "and there is no task here (next and explain: --task NAME)\n"
     )
 
 

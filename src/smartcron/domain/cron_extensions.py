@@ -44,7 +44,7 @@ def read_hash(reading: Reading, term: str, position: int) -> None:
             fail(f"in {term!r} the range {match['low']}-{match['high']} goes backwards")
     step = parse_step(match["step"], fail) if match["step"] is not None else None
     if reading.hash_key is None:
-        fail(f"{term!r} picks its value from the task name, and there is no task here (smartcron next: --task NAME)")
+        fail(f"{term!r} picks its value from the task name, and there is no task here (next and explain: --task NAME)")
     candidates = list(range(low, high + 1))
     if cron_field is WEEKDAY:  # 7 is Sunday again: each day once, in the window's order
         candidates = list(dict.fromkeys(value % 7 for value in candidates))
