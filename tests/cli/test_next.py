@@ -182,3 +182,79 @@ def test_the_installed_program_prints_next_times_and_fails_cleanly(home: Path) -
     assert bad.returncode == 2
     assert bad.stderr == "smartcron: schedule '60 * * * *': minute field: 60 is out of range 0-59\n"
     assert "Traceback" not in bad.stderr
+
+
+# --- the syntax other crons bring ------------------------------------------------------------
+
+
+def test_next_with_a_task_name_shows_the_times_its_h_picks_and_says_how_on_stderr(home: Path) -> None:
+    code, out, err = run(
+        "next",
+        "H H(0-5) * * *",
+        "--task",
+        "nightly_backup",
+        "--tz",
+        "UTC",
+        "--after",
+        "2026-01-01T00:00",
+        "--count",
+        "2",
+    )
+    assert code == 0
+    assert out.splitlines() == [
+        "2026-01-01T05:50:00+00:00  2026-01-01T05:50:00Z",
+        "2026-01-02T05:50:00+00:00  2026-01-02T05:50:00Z",
+    ]
+    assert err == "note: H picked from the task name 'nightly_backup': minute H = 50, hour H(0-5) = 5\n"
+    other = run("next", "H H(0-5) * * *", "--task", "nightly_report", "--tz", "UTC", "--count", "1", "--json")
+    assert json.loads(other[1]) != json.loads(
+        run("next", "H H(0-5) * * *", "--task", "nightly_backup", "--tz", "UTC", "--count", "1", "--json")[1]
+    )
+
+
+def test_next_without_a_task_name_says_h_needs_one(home: Path) -> None:
+    code, out, err = run("next", "H * * * *", "--tz", "UTC")
+    assert (code, out) == (2, "")
+    assert err == (
+        "smartcron: schedule 'H * * * *': minute field: 'H' picks its value from the task name, "
+        "and there is no task here (next and explain: --task NAME)\n"
+    )
+
+
+def test_next_refuses_a_task_option_that_is_no_task_name(home: Path) -> None:
+    code, _, err = run("next", "H * * * *", "--task", "no such/name", "--tz", "UTC")
+    assert code == 2 and err.startswith("smartcron: --task: 'no such/name' is not a task name")
+
+
+def test_explain_says_how_a_step_without_a_range_and_a_question_mark_are_read(home: Path) -> None:
+    code, out, _ = run("explain", "1/10 * ? * *", "--tz", "UTC")
+    assert code == 0
+    assert out.splitlines()[1] == (
+        "at minutes 1, 11, 21, 31, 41, and 51 of every hour (minute 1/10 is read as 1-59/10, as Debian cron "
+        "needs it written; day-of-month '?' is read as '*')"
+    )
+    document = json.loads(run("explain", "1/10 * ? * *", "--tz", "UTC", "--json")[1])
+    assert document["notes"] == [
+        "minute 1/10 is read as 1-59/10, as Debian cron needs it written",
+        "day-of-month '?' is read as '*'",
+    ]
+
+
+def test_next_of_a_one_value_range_with_a_step_is_that_value_alone(home: Path) -> None:
+    code, out, err = run("next", "0 0 13-13/1 * *", "--tz", "UTC", "--after", "2026-01-01T00:00", "--count", "2")
+    assert (code, err) == (0, "")
+    assert [line.split()[0] for line in out.splitlines()] == ["2026-01-13T00:00:00+00:00", "2026-02-13T00:00:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("0 0 * * FRI-MON", "day-of-week field: range FRI-MON goes backwards; write FRI,SAT,SUN,MON"),
+        ("0 0 * * MONDAY", "day-of-week field: 'MONDAY' is not a day name; write MON"),
+        ("0 0 * * * * 2027", "got 7: a year field is not supported"),
+        ("0 0 * * MON-FRI#1", "'#' takes one weekday, so list them: MON#1,TUE#1,WED#1,THU#1,FRI#1"),
+    ],
+)
+def test_refused_forms_say_what_to_write_instead(home: Path, expr: str, message: str) -> None:
+    code, _, err = run("next", expr, "--tz", "UTC")
+    assert code == 2 and message in err and err.count("\n") == 1

@@ -153,6 +153,7 @@ def test_show_prints_every_field_and_the_next_five_fire_times(db: Store) -> None
     times = [datetime.fromisoformat(moment) for moment in detail["next_fire_times"]]
     assert len(times) == 5 and times == sorted(times) and times[0] > datetime.now(UTC)
     assert all(moment.astimezone(UTC).minute == 0 for moment in times)
+    assert detail["origin"] == "file"
     text = invoke("tasks", "show", "fetch_transactions").output
     assert "next 5 fire times" in text and "Pacific/Auckland" in text
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from smartcron import __version__
+from smartcron.cli import completion
 from smartcron.cli.context import AppContext
 from smartcron.errors import SmartcronError
 
@@ -34,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "users": "smartcron.cli.users:users",
     "tokens": "smartcron.cli.users:tokens",
     "demo": "smartcron.cli.demo:demo_cmd",
+    "completion": "smartcron.cli.completion:completion_cmd",
+    "help": "smartcron.cli.help:help_cmd",
 }
 
 
@@ -81,7 +84,11 @@ class LazyGroup(click.Group):
             raise
         _resume_collection()
         command = getattr(module, attribute, None)
-        return command if isinstance(command, click.Command) else None
+        if not isinstance(command, click.Command):
+            return None
+        if completion.completing():  # a shell asks what may come next: task names, execution ids
+            completion.attach((name,), command)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

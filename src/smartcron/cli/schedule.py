@@ -13,6 +13,7 @@ import click
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.clock import SystemClock
 from smartcron.domain.schedule import Schedule, describe, dst_transitions, parse_schedule
+from smartcron.domain.task import NAME_PATTERN
 from smartcron.errors import ScheduleError, UserError
 
 MAX_COUNT = 1000
@@ -22,25 +23,39 @@ EXPLAIN_COUNT = 3
 _MARKER_SPAN = timedelta(days=366)
 
 
+task_option = click.option(
+    "--task",
+    "task",
+    metavar="NAME",
+    help="The task name an H picks its values from (the task need not exist yet).",
+)
+
+
 @click.command("next")
 @click.argument("expr")
 @click.option("--tz", "zone", metavar="TZ", help="IANA time zone (default: the configured timezone).")
 @click.option("--after", metavar="ISO8601", help="List times strictly after this (default: now; no offset: in TZ).")
 @click.option("--count", default=str(DEFAULT_COUNT), metavar="N", help=f"How many times, 1-{MAX_COUNT}.")
+@task_option
 @json_option
 @pass_app
-def next_cmd(app: AppContext, expr: str, zone: str | None, after: str | None, count: str, as_json: bool) -> None:
+def next_cmd(
+    app: AppContext, expr: str, zone: str | None, after: str | None, count: str, task: str | None, as_json: bool
+) -> None:
     """Print the next fire times of the cron expression EXPR.
 
     Each line shows the local time with its UTC offset, then the same instant in UTC; a line
     starting with '~' marks a daylight-saving change between two times. --json prints an array of
-    ISO 8601 strings with offsets, local to TZ.
+    ISO 8601 strings with offsets, local to TZ. How smartcron read forms that Debian cron does not
+    have ('?', a step without a range, H) is said on standard error.
     """
     how_many = _parse_count(count)
-    schedule = _schedule(app, expr, zone)
+    schedule = _schedule(app, expr, zone, task)
     start = _parse_after(after, schedule.timezone) if after else SystemClock().now()
     times = _next_times(schedule, start, how_many)
     local = [moment.astimezone(schedule.timezone) for moment in times]
+    for note in schedule.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json([moment.isoformat() for moment in local])
         return
@@ -51,12 +66,13 @@ def next_cmd(app: AppContext, expr: str, zone: str | None, after: str | None, co
 @click.command("explain")
 @click.argument("expr")
 @click.option("--tz", "zone", metavar="TZ", help="IANA time zone (default: the configured timezone).")
+@task_option
 @json_option
 @pass_app
-def explain_cmd(app: AppContext, expr: str, zone: str | None, as_json: bool) -> None:
+def explain_cmd(app: AppContext, expr: str, zone: str | None, task: str | None, as_json: bool) -> None:
     """Say in plain words when the cron expression EXPR fires, with its next three times."""
-    schedule = _schedule(app, expr, zone)
-    words = describe(expr)
+    schedule = _schedule(app, expr, zone, task)
+    words = describe(expr, hash_key=task)
     upcoming = [t.astimezone(schedule.timezone) for t in _next_times(schedule, SystemClock().now(), EXPLAIN_COUNT)]
     if as_json:
         echo_json(
@@ -64,6 +80,7 @@ def explain_cmd(app: AppContext, expr: str, zone: str | None, as_json: bool) -> 
                 "expression": schedule.expr,
                 "timezone": schedule.timezone.key,
                 "description": words,
+                "notes": list(schedule.notes),
                 "next": [moment.isoformat() for moment in upcoming],
             }
         )
@@ -75,15 +92,22 @@ def explain_cmd(app: AppContext, expr: str, zone: str | None, as_json: bool) -> 
         click.echo(f"  {line}")
 
 
-def _schedule(app: AppContext, expr: str, zone: str | None) -> Schedule:
+def _schedule(app: AppContext, expr: str, zone: str | None, task: str | None) -> Schedule:
+    if task is not None:
+        _check_task_name(task)
     try:
-        parse_schedule(expr, "UTC")  # the expression's own problems first, named as such
+        parse_schedule(expr, "UTC", hash_key=task)  # the expression's own problems first, named as such
     except ScheduleError as exc:
         raise ScheduleError(f"schedule {_shown(expr)}: {exc.message}") from None
     try:
-        return parse_schedule(expr, zone if zone is not None else app.settings.timezone)
+        return parse_schedule(expr, zone if zone is not None else app.settings.timezone, hash_key=task)
     except ScheduleError as exc:
         raise ScheduleError(f"{'--tz' if zone is not None else 'setting timezone'}: {exc.message}") from None
+
+
+def _check_task_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise UserError(f"--task: {name!r} is not a task name (letters, digits, '_', '.', '-'; at most 128)")
 
 
 def _shown(expr: str) -> str:

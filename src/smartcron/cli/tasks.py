@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ import click
 from smartcron.cli import tasks_render as render
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.clock import SystemClock
+from smartcron.domain.task import Task, TaskOrigin
 from smartcron.domain.taskfile import decode_task_file, parse_task_file, spec_from_mapping
 from smartcron.errors import SmartcronError, TaskSpecError, UserError
-from smartcron.registry.service import Registry
+from smartcron.registry.service import ApplyPlan, Registry, origin_text
 
 
 def cli_actor() -> str:
@@ -50,6 +52,25 @@ def _read_task_file(path: str) -> tuple[str, str]:
     return decode_task_file(data, source=path), path
 
 
+def _names(tasks: Sequence[Task], *, origins: bool = False) -> str:
+    shown = [f"{task.name} ({origin_text(task)})" if origins else task.name for task in tasks[:5]]
+    return ", ".join(shown) + (" ..." if len(tasks) > 5 else "")
+
+
+def _confirm_removals(plan: ApplyPlan, source: str, yes: bool) -> None:
+    """Removing tasks needs a 'y' or --yes; removing tasks no task file made needs --yes."""
+    elsewhere = plan.removes_made_elsewhere
+    if elsewhere and not yes:
+        click.echo(
+            f"smartcron: {len(elsewhere)} of the tasks --prune would remove were not made from a task file: "
+            f"{_names(elsewhere, origins=True)}",
+            err=True,
+        )
+        raise UserError(f"--prune: pass --yes to remove {len(elsewhere)} task(s) made elsewhere; nothing changed")
+    question = f"remove {len(plan.removes)} task(s) not in {source} ({_names(plan.removes)}) and their history"
+    _confirm_or_fail(question, yes)
+
+
 def _confirm_or_fail(question: str, yes: bool) -> None:
     """Destructive changes need --yes, or a 'y' typed on a terminal."""
     if yes:
@@ -69,14 +90,17 @@ def tasks() -> None:
 @click.argument("file")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--prune", is_flag=True, help="Also remove registered tasks that the file does not list.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before removing tasks.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask before removing tasks (needed for tasks not made from a task file)."
+)
 @json_option
 @pass_app
 def apply_cmd(app: AppContext, file: str, dry_run: bool, prune: bool, yes: bool, as_json: bool) -> None:
     """Sync the registry with the task file FILE (TOML, one [[task]] per task; - reads stdin).
 
     Shows what it adds, changes and removes, then applies everything in one transaction.
-    Built-in tasks are never pruned. Applying the same file again changes nothing.
+    Built-in tasks are never pruned. Applying the same file again changes nothing. --prune
+    removes tasks made with the CLI, the API, the dashboard or `exec` only with --yes.
     """
     text, source = _read_task_file(file)
     specs = parse_task_file(text, source=source, default_timezone=app.settings.timezone)
@@ -84,14 +108,34 @@ def apply_cmd(app: AppContext, file: str, dry_run: bool, prune: bool, yes: bool,
     now = _now()
     plan = registry.plan_apply(specs, prune=prune, now=now)
     if not dry_run and plan.removes:
-        names = ", ".join(task.name for task in plan.removes[:5]) + (" ..." if len(plan.removes) > 5 else "")
-        _confirm_or_fail(f"remove {len(plan.removes)} task(s) not in {source} ({names}) and their history", yes)
+        _confirm_removals(plan, source, yes)
     if not dry_run:
         registry.apply(plan, now=now)
     if as_json:
         echo_json(plan.to_dict() | {"dry_run": dry_run, "applied": not dry_run and not plan.is_empty})
     else:
         render.print_plan(plan, dry_run=dry_run)
+
+
+@tasks.command("export")
+@click.option("--output", "-o", metavar="FILE", help="Write the task file here instead of printing it.")
+@pass_app
+def export_cmd(app: AppContext, output: str | None) -> None:
+    """Print the registry as a task file (TOML) that `tasks apply` takes back unchanged.
+
+    Built-in tasks are left out (`smartcron init` registers them).
+    """
+    from smartcron.registry.export import export_task_file
+
+    text = export_task_file(app.store.tasks.list(), now=_now(), source=app.store.url)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)
 
 
 @tasks.command("list")
@@ -225,12 +269,13 @@ def add_cmd(app: AppContext, /, name: str | None, argv: tuple[str, ...], file: s
             raise TaskSpecError(f"must define exactly one task for `add --file`, found {len(specs)}", source=source)
         if name is not None and name != specs[0].name:
             raise UserError(f"NAME {name!r} differs from the file's task {specs[0].name!r}")
-        spec = specs[0]
+        spec, origin = specs[0], TaskOrigin.FILE
     else:
         if name is None:
             raise UserError("give the task NAME (or --file FILE)")
         spec = spec_from_mapping(_mapping_from_options(name, argv, options), default_timezone=app.settings.timezone)
-    registry.add(spec, now=_now())
+        origin = TaskOrigin.CLI
+    registry.add(spec, now=_now(), origin=origin)
     _print_task(app, spec.name, "added", as_json)
 
 

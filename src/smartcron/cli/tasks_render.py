@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from smartcron.domain.schedule import describe
-from smartcron.domain.task import Task
+from smartcron.domain.task import Task, TaskOrigin
 from smartcron.errors import ScheduleError
 from smartcron.registry.service import ApplyPlan, Registry
 
@@ -37,10 +37,10 @@ def iso_in_zone(moment: datetime | None, zone: str) -> str | None:
     return moment.astimezone(ZoneInfo(zone)).isoformat() if moment else None
 
 
-def schedule_words(expression: str) -> str | None:
-    """The schedule in plain words, or None for an expression that no longer parses."""
+def schedule_words(task: Task) -> str | None:
+    """The task's schedule in plain words, or None for an expression that no longer parses."""
     try:
-        return describe(expression)
+        return describe(task.spec.schedule, hash_key=task.name)
     except ScheduleError:
         return None
 
@@ -59,7 +59,7 @@ def task_summary(task: Task, registry: Registry) -> dict[str, Any]:
         "category": task.spec.category,
         "description": task.spec.description,
         "schedule": task.spec.schedule,
-        "schedule_text": schedule_words(task.spec.schedule),
+        "schedule_text": schedule_words(task),
         "timezone": zone,
         "enabled": task.spec.enabled,
         "paused": task.paused,
@@ -87,11 +87,12 @@ def task_detail(task: Task, registry: Registry, now: datetime) -> dict[str, Any]
         | {
             "timezone": zone,
             "timezone_is_default": task.spec.timezone is None,
-            "schedule_text": schedule_words(task.spec.schedule),
+            "schedule_text": schedule_words(task),
             "id": task.id,
             "state": state_of(task),
             "paused": task.paused,
             "builtin": task.builtin,
+            "origin": task.origin.value if task.origin else None,
             "next_run_at": iso_in_zone(task.next_run_at, zone),
             "last_status": task.last_status.value if task.last_status else None,
             "last_execution_id": task.last_execution_id,
@@ -117,7 +118,7 @@ def print_task_table(tasks: list[Task], registry: Registry) -> None:
     colours = {"enabled": "green", "paused": "yellow", "disabled": "dim"}
     for task in tasks:
         zone = registry.zone_of(task.spec)
-        words = schedule_words(task.spec.schedule)
+        words = schedule_words(task)
         schedule = escape(task.spec.schedule) + (f" [dim]({escape(words)})[/dim]" if words else "")
         state = state_of(task)
         last = task.last_status.value if task.last_status else "-"
@@ -167,6 +168,21 @@ def _shown(value: Any) -> str:
     return escape(json.dumps(value, ensure_ascii=False))
 
 
+_MADE = {
+    TaskOrigin.CLI: "made with the CLI",
+    TaskOrigin.WEB: "made on the dashboard",
+    TaskOrigin.API: "made through the API",
+    TaskOrigin.EXEC: "made by smartcron exec",
+    TaskOrigin.BUILTIN: "built in",
+}
+
+
+def _made(task: Task) -> str:
+    if task.origin is None:
+        return "of unknown origin (registered before smartcron kept it)"
+    return _MADE.get(task.origin, f"made from {task.origin.value}")
+
+
 def print_plan(plan: ApplyPlan, *, dry_run: bool) -> None:
     """The diff of an apply: added, changed (key: old -> new), removed, unchanged count."""
     out = console()
@@ -179,8 +195,10 @@ def print_plan(plan: ApplyPlan, *, dry_run: bool) -> None:
         out.print(f"[yellow]~ change[/yellow]  [bold]{escape(update.name)}[/bold]")
         for change in update.changes:
             out.print(f"      {change.field}: [red]{_shown(change.old)}[/red] -> [green]{_shown(change.new)}[/green]")
+    elsewhere = {task.name for task in plan.removes_made_elsewhere}
     for task in plan.removes:
-        out.print(f"[red]- remove[/red]  [bold]{escape(task.name)}[/bold]  ({escape(task.spec.category)})")
+        made = f"; {_made(task)}, not from a task file" if task.name in elsewhere else ""
+        out.print(f"[red]- remove[/red]  [bold]{escape(task.name)}[/bold]  ({escape(task.spec.category)}{made})")
     counts = (
         f"{len(plan.adds)} to add, {len(plan.updates)} to change, {len(plan.removes)} to remove, "
         f"{len(plan.unchanged)} unchanged"

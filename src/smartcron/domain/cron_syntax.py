@@ -1,23 +1,36 @@
-"""Cron expression syntax: nicknames, field-by-field checks with precise messages, and the
-"never fires" checks (DESIGN 3.2).
+"""Cron expression syntax: nicknames, the number of fields, and the "never fires" checks
+(DESIGN 3.2); each field is read by :mod:`smartcron.domain.cron_terms`.
 
-cronsim evaluates expressions, but its constructor only says "Bad minute". This module walks the
-same grammar first so a person reads what is wrong ("minute field: 60 is out of range 0-59"),
-then lets cronsim confirm. Pure: no I/O, no clock.
+cronsim evaluates expressions, but its constructor only says "Bad minute". smartcron reads the
+grammar first so a person reads what is wrong ("minute field: 60 is out of range 0-59"), then
+lets cronsim confirm. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import NoReturn
 
 from cronsim import CronSim, CronSimError
 
+from smartcron.domain.cron_days import DayRule
+from smartcron.domain.cron_fields import DAY_NAMES, FIELDS, MONTH_NAMES
+from smartcron.domain.cron_terms import read_field
 from smartcron.errors import ScheduleError
+
+__all__ = [
+    "DAY_NAMES",
+    "MAX_EXPRESSION_LENGTH",
+    "MONTH_NAMES",
+    "MONTH_TITLES",
+    "NICKNAMES",
+    "CronExpression",
+    "parse_expression",
+    "uses_hash",
+]
 
 MAX_EXPRESSION_LENGTH = 255
 """Same bound as the task file's schedule key: nothing legitimate is longer."""
@@ -32,8 +45,6 @@ NICKNAMES: dict[str, str] = {
     "@hourly": "0 * * * *",
 }
 
-MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 MONTH_TITLES = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -47,60 +58,42 @@ MAX_GAP = timedelta(days=5 * 366)
 # starting on each weekday) of the Gregorian calendar between 1901 and 2099.
 _GAP_CHECK_YEARS = range(2000, 2029)
 
-_ALLOWED = re.compile(r"[A-Za-z0-9*/,#@ \t-]*")
-
-
-@dataclass(frozen=True, slots=True)
-class CronField:
-    name: str
-    low: int
-    high: int
-    names: tuple[str, ...] = ()
-    first_named: int = 0
-    """Value of ``names[0]`` (JAN is 1, SUN is 0)."""
-
-    def value(self, raw: str, fail: Callable[[str], NoReturn]) -> int:
-        if raw.upper() in self.names:
-            return self.names.index(raw.upper()) + self.first_named
-        if not raw.isascii() or not raw.isdigit():
-            if self.names:
-                kind = "month" if self.names is MONTH_NAMES else "day"
-                fail(f"{raw!r} is not a number or a {kind} name ({self.names[0]}-{self.names[-1]})")
-            fail(f"{raw!r} is not a number")
-        number = int(raw)
-        if not self.low <= number <= self.high:
-            fail(f"{number} is out of range {self.low}-{self.high}")
-        return number
-
-
-SECOND = CronField("second", 0, 59)
-MINUTE = CronField("minute", 0, 59)
-HOUR = CronField("hour", 0, 23)
-DAY = CronField("day-of-month", 1, 31)
-MONTH = CronField("month", 1, 12, MONTH_NAMES, 1)
-WEEKDAY = CronField("day-of-week", 0, 7, DAY_NAMES, 0)
-FIELDS = (SECOND, MINUTE, HOUR, DAY, MONTH, WEEKDAY)
+_ALLOWED = re.compile(r"[A-Za-z0-9*/,#@?() \t-]*")
+_USES_HASH = re.compile(r"(?:^|[\s,])H(?![A-Z])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
 class CronExpression:
-    """A checked expression: six fields, seconds first, upper case."""
+    """A checked expression: six fields, seconds first, as smartcron reads them."""
 
     text: str
     """As given, stripped."""
     fields: tuple[str, str, str, str, str, str]
+    """As read: upper case, '?' as '*', each H as the values it picked."""
     has_seconds: bool
+    cron_fields: tuple[str, str, str, str, str, str] = field(default=("0", "*", "*", "*", "*", "*"), repr=False)
+    """As cronsim gets them: stepped ranges spelled out (``13-13/1`` is ``13``)."""
+    notes: tuple[str, ...] = ()
+    """How forms that Debian cron does not have were read ('?' as '*', 1/10 as 1-59/10, H)."""
+    days: DayRule | None = field(default=None, repr=False)
+    """Set when the day fields hold forms cronsim cannot evaluate (15W, L-3)."""
 
     @property
     def cron(self) -> str:
         """The form handed to cronsim: 5 fields, or 6 with seconds first."""
-        return " ".join(self.fields if self.has_seconds else self.fields[1:])
+        return " ".join(self.cron_fields if self.has_seconds else self.cron_fields[1:])
+
+    @property
+    def time_cron(self) -> str:
+        """Seconds, minutes and hours as cronsim gets them, on every day."""
+        return " ".join([*self.cron_fields[:3], "*", "*", "*"])
 
     @property
     def fixed_time(self) -> bool:
         """Debian cron's "fixed-time job": neither minute nor hour starts with '*'.
 
         Such jobs keep wall-clock time across DST changes; the others follow real elapsed time.
+        An H counts as the number it picked.
         """
         return not self.fields[1].startswith("*") and not self.fields[2].startswith("*")
 
@@ -110,8 +103,16 @@ class CronExpression:
         return self.fields[3].startswith("*") or self.fields[5].startswith("*")
 
 
-def parse_expression(expr: str) -> CronExpression:
-    """Check ``expr`` and return its fields; raises ScheduleError naming the problem."""
+def uses_hash(expr: str) -> bool:
+    """Does ``expr`` pick a value from the task name (Jenkins' ``H``)?"""
+    return bool(_USES_HASH.search(expr))
+
+
+def parse_expression(expr: str, hash_key: str | None = None) -> CronExpression:
+    """Check ``expr`` and return its fields; raises ScheduleError naming the problem.
+
+    ``hash_key`` (the task's name) is what an ``H`` picks its value from.
+    """
     if not isinstance(expr, str):
         raise ScheduleError(f"must be a string, got {type(expr).__name__}")
     text = expr.strip()
@@ -122,27 +123,60 @@ def parse_expression(expr: str) -> CronExpression:
     if not _ALLOWED.fullmatch(text):
         bad = next(ch for ch in text if not _ALLOWED.fullmatch(ch))
         raise ScheduleError(f"contains the character {bad!r}, which cron does not use")
-    return _parse_checked(text)
+    return _parse_checked(text, hash_key if uses_hash(text) else None)
 
 
 @lru_cache(maxsize=4096)
-def _parse_checked(text: str) -> CronExpression:
+def _parse_checked(text: str, hash_key: str | None) -> CronExpression:
     parts = _expand_nickname(text).split()
-    if len(parts) not in (5, 6):
-        raise ScheduleError(f"expected 5 fields (or 6 with seconds first), got {len(parts)}")
+    _check_field_count(parts)
     has_seconds = len(parts) == 6
     six = parts if has_seconds else ["0", *parts]
-    # Checked as written, so messages quote the person's own text; cronsim reads upper case.
-    values = [_field_values(field, raw) for field, raw in zip(FIELDS, six, strict=True)]
-    upper = [part.upper() for part in six]
-    expression = CronExpression(text, (upper[0], upper[1], upper[2], upper[3], upper[4], upper[5]), has_seconds)
-    _check_month_days(expression, days=values[3], months=values[4])
-    try:
-        CronSim(expression.cron, datetime(2000, 1, 1))
-    except CronSimError as exc:  # a case the checks above missed
-        raise ScheduleError(f"not a valid cron expression ({exc})") from None
-    _check_fires_regularly(*expression.fields[3:])
+    # Read as written, so messages quote the person's own text.
+    read = [read_field(cron_field, raw, hash_key) for cron_field, raw in zip(FIELDS, six, strict=True)]
+    day, month, weekday = read[3], read[4], read[5]
+    notes = [note for one in read for note in one.notes]
+    if hashed := [item for one in read for item in one.hashed]:
+        notes.append(f"H picked from the task name {hash_key!r}: {', '.join(hashed)}")
+    if any(one.text == "*" and raw == "?" for one, raw in ((day, six[3]), (weekday, six[5]))) and any(
+        ch.isdigit() for ch in six[5]
+    ):
+        notes.append("day-of-week numbers are cron's: 0 and 7 are Sunday, 1 is Monday, unlike Quartz's 1 for Sunday")
+    expression = CronExpression(
+        text,
+        _six(one.text for one in read),
+        has_seconds,
+        _six(one.cron for one in read),
+        tuple(notes),
+    )
+    if day.beyond_cronsim:
+        expression = replace(expression, days=DayRule(day, month, weekday, expression.days_and))
+    _check_month_days(expression, days=set(day.values | day.nearest_weekday), months=set(month.values))
+    if expression.days is None:
+        try:
+            CronSim(expression.cron, datetime(2000, 1, 1))
+        except CronSimError as exc:  # a case the checks above missed
+            raise ScheduleError(f"not a valid cron expression ({exc})") from None
+        _check_fires_regularly(*expression.cron_fields[3:])
+    else:
+        _check_rule_fires_regularly(expression.days)
     return expression
+
+
+def _six(items: Iterable[str]) -> tuple[str, str, str, str, str, str]:
+    a, b, c, d, e, f = items
+    return (a, b, c, d, e, f)
+
+
+def _check_field_count(parts: list[str]) -> None:
+    if len(parts) in (5, 6):
+        return
+    if len(parts) == 7:
+        raise ScheduleError(
+            "expected 5 fields (or 6 with seconds first), got 7: a year field is not supported; "
+            "drop it, and disable the task (smartcron tasks disable) when its last year is over"
+        )
+    raise ScheduleError(f"expected 5 fields (or 6 with seconds first), got {len(parts)}")
 
 
 def _expand_nickname(text: str) -> str:
@@ -161,66 +195,8 @@ def _expand_nickname(text: str) -> str:
     return NICKNAMES[word]
 
 
-def _field_values(field: CronField, raw: str) -> set[int]:
-    """The plain values a field names (``L``, ``LW``, ``5L``, ``MON#2`` add none)."""
-
-    def fail(problem: str) -> NoReturn:
-        raise ScheduleError(f"{field.name} field: {problem}")
-
-    found: set[int] = set()
-    for term in raw.split(","):
-        if not term:
-            fail(f"empty item in the list {raw!r}")
-        found |= _term_values(field, term, fail)
-    return found
-
-
-def _term_values(field: CronField, term: str, fail: Callable[[str], NoReturn]) -> set[int]:
-    # Same order of cases as cronsim's parser, so both read a term the same way.
-    if term == "*":
-        return set(range(field.low, field.high + 1))
-    if field is WEEKDAY and "L" in term.upper():
-        if not re.fullmatch(r"[0-9]+[Ll]", term):
-            fail(f"{term!r} is not valid; the last given weekday of the month is written like 5L")
-        field.value(term[:-1], fail)
-        return set()
-    if field is WEEKDAY and "#" in term:
-        weekday, _, nth = term.partition("#")
-        field.value(weekday, fail)
-        if not re.fullmatch(r"[1-5]", nth):
-            fail(f"in {term!r} the week of the month must be 1-5")
-        return set()
-    if "/" in term:
-        return _step_values(field, term, fail)
-    if "-" in term:
-        start, _, end = term.partition("-")
-        low, high = field.value(start, fail), field.value(end, fail)
-        if high < low:
-            fail(f"range {term} goes backwards")
-        return set(range(low, high + 1))
-    if field is DAY and term.upper() in ("L", "LW"):
-        return set()
-    return {field.value(term, fail)}
-
-
-def _step_values(field: CronField, term: str, fail: Callable[[str], NoReturn]) -> set[int]:
-    base, _, step_text = term.partition("/")
-    if not step_text.isascii() or not step_text.isdigit():
-        fail(f"step {step_text!r} is not a number")
-    step = int(step_text)
-    if step == 0:
-        fail("step 0 is not allowed")
-    if base == "*":
-        return set(range(field.low, field.high + 1, step))
-    if "-" in base:
-        return set(sorted(_term_values(field, base, fail))[::step])
-    if not base or "L" in base.upper() or "#" in base:
-        fail(f"{term!r} is not valid; a step follows '*', a range or a number")
-    return set(range(field.value(base, fail), field.high + 1, step))
-
-
 def _check_month_days(expression: CronExpression, *, days: set[int], months: set[int]) -> None:
-    """Reject a day that exists in none of the months, such as 30 February."""
+    """Reject a day that exists in none of the months, such as 30 February (or 30W)."""
     day_field = expression.fields[3]
     if not expression.days_and or not days or "L" in day_field:
         return
@@ -247,6 +223,18 @@ def _check_fires_regularly(day: str, month: str, weekday: str) -> None:
         except StopIteration:  # cronsim looked 50 years ahead
             raise ScheduleError("never fires: no date matches its day-of-month, month and day-of-week") from None
         if first - start > MAX_GAP:
+            raise ScheduleError("fires too rarely: it can go more than 5 years without firing")
+
+
+@lru_cache(maxsize=1024)
+def _check_rule_fires_regularly(rule: DayRule) -> None:
+    """As :func:`_check_fires_regularly`, for the day forms smartcron matches itself."""
+    for year in _GAP_CHECK_YEARS:
+        if rule.next_match(date(year, 1, 1) - timedelta(days=1)) is None:
+            cycle = date(_GAP_CHECK_YEARS[-1], 12, 31) - date(_GAP_CHECK_YEARS[0], 1, 1)
+            days = (date(_GAP_CHECK_YEARS[0], 1, 1) + timedelta(days=n) for n in range(cycle.days + 1))
+            if not any(rule.matches(day) for day in days):
+                raise ScheduleError("never fires: no date matches its day-of-month, month and day-of-week")
             raise ScheduleError("fires too rarely: it can go more than 5 years without firing")
 
 

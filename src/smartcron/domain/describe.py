@@ -1,7 +1,9 @@
 """Cron expressions in plain English, for the CLI and the dashboard.
 
 The usual shapes get short phrases written here ("every 30 minutes", "at 08:00-18:00 on the
-hour", "at 06:00 on Monday"); anything else is worded by cronsim's explainer.
+hour", "at 06:00 on Monday"); anything else is worded by cronsim's explainer. How smartcron read
+a form Debian cron does not have ('?' as '*', ``1/10`` as ``1-59/10``, the value an ``H`` picked)
+follows in brackets, so nobody is surprised by a reading they did not know about.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime
 
 from cronsim import CronSim
 
-from smartcron.domain.cron_syntax import DAY_NAMES, MONTH_NAMES, MONTH_TITLES, parse_expression
+from smartcron.domain.cron_syntax import DAY_NAMES, MONTH_NAMES, MONTH_TITLES, CronExpression, parse_expression
 
 WEEKDAY_TITLES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _NUMBER = re.compile(r"^[0-9]+$")
@@ -19,9 +21,19 @@ _STEP = re.compile(r"^\*/([0-9]+)$")
 _MAX_LISTED_TIMES = 6
 
 
-def describe(expr: str) -> str:
-    """``expr`` in plain English; raises ScheduleError when it is not valid."""
-    expression = parse_expression(expr)
+def describe(expr: str, *, hash_key: str | None = None) -> str:
+    """``expr`` in plain English; raises ScheduleError when it is not valid.
+
+    ``hash_key`` is the task name an ``H`` picks its value from.
+    """
+    expression = parse_expression(expr, hash_key)
+    words = _words(expression)
+    if expression.notes:
+        words += f" ({'; '.join(expression.notes)})"
+    return words
+
+
+def _words(expression: CronExpression) -> str:
     second, minute, hour, day, month, weekday = expression.fields
     times = _times(second, minute, hour)
     days = _days(day, month, weekday)
@@ -30,6 +42,8 @@ def describe(expr: str) -> str:
         if not days and not is_interval:
             days = " every day"
         return phrase + days
+    if expression.days is not None:  # 15W, L-3: not cronsim's to word
+        return " ".join(expression.fields if expression.has_seconds else expression.fields[1:])
     return _by_cronsim(expression.cron)
 
 
@@ -98,12 +112,26 @@ def _days(day: str, month: str, weekday: str) -> str | None:
         names = _weekdays(weekday)
         return f" on {names}" if names else None
     if weekday == "*":
-        if day == "L":
-            return " on the last day of every month"
+        if special := _special_day(day):
+            return special
         days = _numbers(day)
         if days is not None:
             noun = "day" if len(days) == 1 else "days"
             return f" on {noun} {_join([str(d) for d in days])} of every month"
+    return None
+
+
+def _special_day(day: str) -> str | None:
+    """L, LW, L-3 and 15W in words, with a leading separator."""
+    if day == "L":
+        return " on the last day of every month"
+    if day == "LW":
+        return " on the last weekday of every month"
+    if match := re.fullmatch(r"L-([0-9]+)", day):
+        count = int(match[1])
+        return f", {count} day{'s' if count != 1 else ''} before the last day of every month"
+    if match := re.fullmatch(r"([0-9]+)W", day):
+        return f" on the weekday nearest day {match[1]} of every month"
     return None
 
 

@@ -24,13 +24,14 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim
 
-from smartcron.domain.cron_syntax import MAX_EXPRESSION_LENGTH, NICKNAMES, parse_expression
+from smartcron.domain.cron_days import DayRule
+from smartcron.domain.cron_syntax import MAX_EXPRESSION_LENGTH, NICKNAMES, parse_expression, uses_hash
 from smartcron.domain.describe import describe
 from smartcron.errors import ScheduleError
 
@@ -66,9 +67,14 @@ class Schedule:
     has_seconds: bool
     """A 6-field expression, seconds first."""
     cron: str = field(repr=False)
-    """The form cronsim evaluates (nicknames expanded, upper case)."""
+    """The form cronsim evaluates (nicknames expanded, upper case, stepped ranges spelled out);
+    only the time of day when ``days`` is set."""
     fixed_time: bool = field(repr=False)
     """Debian cron's fixed-time job: keeps wall-clock time across DST changes."""
+    days: DayRule | None = field(default=None, repr=False)
+    """The days it fires on, when they hold forms cronsim cannot evaluate (15W, L-3)."""
+    notes: tuple[str, ...] = field(default=(), repr=False)
+    """How forms Debian cron does not have were read ('?' as '*', 1/10 as 1-59/10, H)."""
 
     def next_after(self, after: datetime) -> datetime:
         """The first slot strictly after ``after``."""
@@ -117,7 +123,7 @@ class Schedule:
         """Slots after ``start`` in UTC, ascending, but possibly repeating or preceding ``start``."""
         if self.fixed_time:
             wall_clock = start.astimezone(self.timezone).replace(tzinfo=None)
-            for wall in _cronsim(self.cron, wall_clock, reverse=False):
+            for wall in self._wall_clock(wall_clock, reverse=False):
                 yield _place(wall, self.timezone)
             return
         # From a little earlier when clocks go back soon: the second pass of the repeated hour
@@ -125,7 +131,7 @@ class Schedule:
         offset = min(_offset(self.timezone, start), _offset(self.timezone, start + _LONGEST_SHIFT))
         wall_clock = (start + offset).replace(tzinfo=None)
         pending: list[datetime] = []
-        for wall in _cronsim(self.cron, wall_clock, reverse=False):
+        for wall in self._wall_clock(wall_clock, reverse=False):
             instants = _instants(wall, self.timezone)
             for instant in instants:
                 heapq.heappush(pending, instant)
@@ -138,7 +144,7 @@ class Schedule:
     def _slot_at_or_before(self, when: datetime) -> datetime | None:
         """A slot at or before ``when``, the newest one except near a repeated hour."""
         wall_clock = (when + _TICK).astimezone(self.timezone).replace(tzinfo=None)
-        for dropped, wall in enumerate(_cronsim(self.cron, wall_clock, reverse=True)):
+        for dropped, wall in enumerate(self._wall_clock(wall_clock, reverse=True)):
             candidates = [_place(wall, self.timezone)] if self.fixed_time else _instants(wall, self.timezone)
             on_time = [instant for instant in candidates if instant <= when]
             if on_time:
@@ -146,13 +152,38 @@ class Schedule:
             _check_drops(dropped)
         return None
 
+    def _wall_clock(self, start: datetime, *, reverse: bool) -> Iterator[datetime]:
+        """Naive wall-clock slots after (or before) ``start``."""
+        if self.days is None:
+            return _cronsim(self.cron, start, reverse=reverse)
+        return _wall_clock_on_days(self.cron, self.days, start, reverse=reverse)
+
+
+def parse_schedule(expr: str, timezone: str | ZoneInfo, *, hash_key: str | None = None) -> Schedule:
+    """Check ``expr`` and bind it to ``timezone``; raises ScheduleError naming the one problem.
+
+    ``hash_key`` is the task's name, from which an ``H`` picks its value; it is ignored by an
+    expression without H, so those stay one cached schedule however many tasks share them.
+    """
+    if hash_key is not None and not (isinstance(expr, str) and uses_hash(expr)):
+        hash_key = None
+    return _parse_schedule(expr, timezone, hash_key)
+
 
 @lru_cache(maxsize=4096)
-def parse_schedule(expr: str, timezone: str | ZoneInfo) -> Schedule:
-    """Check ``expr`` and bind it to ``timezone``; raises ScheduleError naming the one problem."""
-    expression = parse_expression(expr)
+def _parse_schedule(expr: str, timezone: str | ZoneInfo, hash_key: str | None) -> Schedule:
+    expression = parse_expression(expr, hash_key)
     zone = _zone(timezone)
-    return Schedule(expression.text, zone, expression.has_seconds, expression.cron, expression.fixed_time)
+    cron = expression.cron if expression.days is None else expression.time_cron
+    return Schedule(
+        expression.text,
+        zone,
+        expression.has_seconds,
+        cron,
+        expression.fixed_time,
+        expression.days,
+        expression.notes,
+    )
 
 
 def dst_transitions(timezone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, timedelta, timedelta]]:
@@ -199,6 +230,32 @@ def _cronsim(cron: str, start: datetime, *, reverse: bool) -> Iterator[datetime]
         yield from CronSim(cron, start, reverse=reverse)
     except (OverflowError, ValueError):  # walked off the calendar (year 1 or 9999)
         return
+
+
+def _wall_clock_on_days(cron: str, days: DayRule, start: datetime, *, reverse: bool) -> Iterator[datetime]:
+    """cronsim's times of day (``cron``), on the days ``days`` matches only.
+
+    A time on a day that does not match restarts cronsim at the next (or previous) day that does,
+    so a rare day costs one restart, not a day of slots.
+    """
+    moment = start
+    while True:
+        for wall in _cronsim(cron, moment, reverse=reverse):
+            if days.matches(wall.date()):
+                yield wall
+                continue
+            found = days.previous_match(wall.date()) if reverse else days.next_match(wall.date())
+            if found is None:
+                return
+            # cronsim starts strictly after (before) its start: a second before midnight (after
+            # the day's end) lets the day's first (last) slot through.
+            try:
+                moment = datetime.combine(found, time()) + (timedelta(days=1) if reverse else -timedelta(seconds=1))
+            except OverflowError:  # the end of the calendar
+                return
+            break
+        else:
+            return
 
 
 def _strictly_increasing(slots: Iterator[datetime], after: datetime) -> Iterator[datetime]:

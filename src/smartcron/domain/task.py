@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, OverlapPolicy
@@ -93,6 +94,24 @@ class TaskSpec:
 SPEC_FIELDS = tuple(f.name for f in fields(TaskSpec))
 
 
+class TaskOrigin(StrEnum):
+    """Where a task was declared, so that syncing a task file never removes, unasked, a task
+    someone made another way."""
+
+    FILE = "file"
+    """A task file (``smartcron tasks apply``, ``tasks add --file``), or last applied from one."""
+    CLI = "cli"
+    """``smartcron tasks add`` with options."""
+    API = "api"
+    """The JSON API."""
+    WEB = "web"
+    """The dashboard."""
+    EXEC = "exec"
+    """``smartcron exec``, the wrapper for a line of an existing crontab."""
+    BUILTIN = "builtin"
+    """Registered by ``smartcron init`` (maintenance, health)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """A registered task: its definition plus what the store keeps about it."""
@@ -101,6 +120,8 @@ class Task:
     spec: TaskSpec
     paused: bool = False
     builtin: bool = False
+    origin: TaskOrigin | None = None
+    """Where it was declared; None for a task registered before smartcron kept this."""
     next_run_at: datetime | None = None
     last_execution_id: int | None = None
     last_status: ExecutionStatus | None = None

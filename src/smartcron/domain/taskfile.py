@@ -234,7 +234,8 @@ def _check_value(
     if key == "schedule":
         expression = check.schedule_text(raw)
         # Evaluated in the zone it will run in: a local time skipped by DST matters there only.
-        parse_schedule(expression, values.get("timezone") or default_timezone)
+        # An H picks its value from the task's name (checked first, as CHECK_ORDER says).
+        parse_schedule(expression, values.get("timezone") or default_timezone, hash_key=values.get("name"))
         return expression
     return SIMPLE_CHECKS[key](raw)
 

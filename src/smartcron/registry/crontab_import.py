@@ -201,21 +201,22 @@ def _split_job(line: str, number: int, system: bool, warnings: list[str]) -> _Jo
 
 def _task_mapping(job: _Job, settings: _Settings, taken: set[str], warnings: list[str]) -> dict[str, Any] | None:
     where = f"line {job.line}"
+    command, has_percent = _unescape_percent(job.command)
+    described = _description(settings.comments)
+    from_comment = _slug(described[0]) if described else ""
+    name = from_comment or _name_from_command(command)
     try:
-        parse_schedule(job.schedule, settings.timezone)
+        parse_schedule(job.schedule, settings.timezone, hash_key=name)
     except ScheduleError as exc:
         warnings.append(f"{where}: not imported: schedule {job.schedule!r}: {exc.message}")
         return None
-    command, has_percent = _unescape_percent(job.command)
     if has_percent:
         warnings.append(
             f"{where}: '%' in a cron command means a newline and feeds what follows to stdin; "
             "kept as written for the shell, check it"
         )
     argv = None if has_percent else _plain_argv(command)
-    described = _description(settings.comments)
-    from_comment = _slug(described[0]) if described else ""
-    name = _unique(from_comment or _name_from_command(command), taken)
+    name = _unique(name, taken)
     mapping: dict[str, Any] = {
         "name": name,
         "description": " ".join(described)[:MAX_DESCRIPTION] or f"imported from crontab line {job.line}",

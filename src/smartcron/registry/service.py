@@ -10,6 +10,9 @@ rules live once:
 * A task that is disabled or paused has no ``next_run_at``.
 * Built-in tasks (names starting ``smartcron.``) are never pruned or removed.
 * Applying a task file is all or nothing: one transaction.
+* Each task remembers where it was declared (``Task.origin``): a task file, or the door its
+  actor came through (``cli:alice`` adds with origin ``cli``). A task a file adds, changes or
+  lists becomes the file's, so pruning can tell the tasks a file gave up from tasks it never had.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smartcron.config import Settings
-from smartcron.domain.schedule import parse_schedule
-from smartcron.domain.task import Task, TaskSpec
+from smartcron.domain.schedule import Schedule, parse_schedule
+from smartcron.domain.task import Task, TaskOrigin, TaskSpec
 from smartcron.domain.taskfile import RESERVED_PREFIX, spec_from_mapping
 from smartcron.errors import TaskSpecError
 from smartcron.store import Store
@@ -68,10 +71,18 @@ class ApplyPlan:
     removes: tuple[Task, ...]
     unchanged: tuple[str, ...]
     planned_at: datetime
+    adopted: tuple[Task, ...] = ()
+    """Unchanged tasks made elsewhere that the file now declares: only their origin changes."""
 
     @property
     def is_empty(self) -> bool:
         return not (self.adds or self.updates or self.removes)
+
+    @property
+    def removes_made_elsewhere(self) -> tuple[Task, ...]:
+        """The removals of tasks that no task file declared: made with the CLI, the API, the
+        dashboard or ``exec``, or before smartcron kept where tasks come from."""
+        return tuple(task for task in self.removes if task.origin is not TaskOrigin.FILE)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +92,7 @@ class ApplyPlan:
                 for update in self.updates
             ],
             "removes": [task.name for task in self.removes],
+            "removes_made_elsewhere": {task.name: origin_text(task) for task in self.removes_made_elsewhere},
             "unchanged": list(self.unchanged),
             "summary": {
                 "added": len(self.adds),
@@ -89,6 +101,20 @@ class ApplyPlan:
                 "unchanged": len(self.unchanged),
             },
         }
+
+
+def origin_text(task: Task) -> str:
+    """Where ``task`` was declared, in words for a person: ``cli``, or ``unknown`` for old rows."""
+    return task.origin.value if task.origin else "unknown"
+
+
+def origin_of_actor(actor: str) -> TaskOrigin | None:
+    """The door an actor came through: ``web:bob`` is ``web``."""
+    door = actor.partition(":")[0]
+    try:
+        return TaskOrigin(door)
+    except ValueError:
+        return None
 
 
 class Registry:
@@ -104,12 +130,15 @@ class Registry:
     def zone_of(self, spec: TaskSpec) -> str:
         return spec.timezone or self.settings.timezone
 
+    def _schedule(self, spec: TaskSpec) -> Schedule:
+        return parse_schedule(spec.schedule, self.zone_of(spec), hash_key=spec.name)
+
     def next_run_after(self, spec: TaskSpec, after: datetime) -> datetime:
         """The task's first slot strictly after ``after``, as an aware UTC time."""
-        return parse_schedule(spec.schedule, self.zone_of(spec)).next_after(after).astimezone(UTC)
+        return self._schedule(spec).next_after(after).astimezone(UTC)
 
     def next_runs(self, spec: TaskSpec, after: datetime, count: int) -> list[datetime]:
-        schedule = parse_schedule(spec.schedule, self.zone_of(spec))
+        schedule = self._schedule(spec)
         found: list[datetime] = []
         moment = after
         for _ in range(count):
@@ -143,29 +172,42 @@ class Registry:
         adds: list[TaskSpec] = []
         updates: list[TaskUpdate] = []
         unchanged: list[str] = []
+        adopted: list[Task] = []
         for spec in specs:
             task = current.get(spec.name)
             if task is None:
                 adds.append(spec)
             elif task.spec == spec:
                 unchanged.append(spec.name)
+                if task.origin is not TaskOrigin.FILE:
+                    adopted.append(task)
             else:
                 updates.append(TaskUpdate(task, spec, field_changes(task.spec, spec)))
         removes = [task for name, task in current.items() if prune and name not in seen and not task.builtin]
-        return ApplyPlan(tuple(adds), tuple(updates), tuple(removes), tuple(unchanged), planned_at=now)
+        return ApplyPlan(
+            tuple(adds), tuple(updates), tuple(removes), tuple(unchanged), planned_at=now, adopted=tuple(adopted)
+        )
 
     def apply(self, plan: ApplyPlan, *, now: datetime) -> None:
         """Write the plan in one transaction: every change or none."""
-        if plan.is_empty:
+        if plan.is_empty and not plan.adopted:
             return
+        file = TaskOrigin.FILE
         changes = [
-            TaskChange("add", spec, next_run_at=self._first_run(spec, paused=False, now=now)) for spec in plan.adds
+            TaskChange("add", spec, next_run_at=self._first_run(spec, paused=False, now=now), origin=file)
+            for spec in plan.adds
         ]
         changes += [
-            TaskChange("update", update.spec, next_run_at=self._next_run_on_change(update.current, update.spec, now))
+            TaskChange(
+                "update",
+                update.spec,
+                next_run_at=self._next_run_on_change(update.current, update.spec, now),
+                origin=file,
+            )
             for update in plan.updates
         ]
         changes += [TaskChange("remove", task.spec) for task in plan.removes]
+        changes += [TaskChange("adopt", task.spec, origin=file) for task in plan.adopted]
         self.store.tasks.apply(
             changes,
             now=now,
@@ -185,13 +227,15 @@ class Registry:
 
     # One task at a time ----------------------------------------------------------------------
 
-    def add(self, spec: TaskSpec, *, now: datetime) -> Task:
+    def add(self, spec: TaskSpec, *, now: datetime, origin: TaskOrigin | None = None) -> Task:
+        """Register ``spec``; ``origin`` defaults to the door of the actor (``cli``, ``web``, ``api``)."""
         if spec.name.lower().startswith(RESERVED_PREFIX):
             raise TaskSpecError(f"names starting with {RESERVED_PREFIX!r} are reserved", task=spec.name, field="name")
         return self.store.tasks.add(
             spec,
             now=now,
             next_run_at=self._first_run(spec, paused=False, now=now),
+            origin=origin or origin_of_actor(self.actor),
             audit=[self._record("task.add", spec.name, {"spec": spec.to_dict()})],
         )
 

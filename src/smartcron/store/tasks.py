@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, OverlapPolicy
-from smartcron.domain.task import Task, TaskSpec
+from smartcron.domain.task import Task, TaskOrigin, TaskSpec
 from smartcron.errors import NotFoundError, TaskSpecError
 from smartcron.store.audit import AuditRecord, insert_records
 from smartcron.store.schema import tasks as t
@@ -90,6 +90,7 @@ def row_to_task(row: RowMapping) -> Task:
         spec=row_to_spec(row),
         paused=bool(row["paused"]),
         builtin=bool(row["builtin"]),
+        origin=_origin(row["origin"]),
         next_run_at=row["next_run_at"],
         last_execution_id=row["last_execution_id"],
         last_status=ExecutionStatus(row["last_status"]) if row["last_status"] else None,
@@ -102,14 +103,23 @@ def row_to_task(row: RowMapping) -> Task:
     )
 
 
+def _origin(value: str | None) -> TaskOrigin | None:
+    try:
+        return TaskOrigin(value) if value else None
+    except ValueError:  # written by a newer smartcron
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class TaskChange:
     """One change of a registry sync, applied with the others in one transaction."""
 
-    action: str  # "add", "update", "remove"
+    action: str  # "add", "update", "remove", "adopt" (only the origin changes)
     spec: TaskSpec
     next_run_at: datetime | None = None
     builtin: bool = False
+    origin: TaskOrigin | None = None
+    """Set by an add, an update or an adopt; an update without one keeps the task's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +144,18 @@ class TaskState:
         return self.enabled and not self.paused
 
 
-def _new_row(spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool) -> dict[str, Any]:
-    return spec_to_row(spec) | {"builtin": builtin, "next_run_at": next_run_at, "created_at": now, "updated_at": now}
+def _new_row(
+    spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool, origin: TaskOrigin | None
+) -> dict[str, Any]:
+    if origin is None and builtin:
+        origin = TaskOrigin.BUILTIN
+    return spec_to_row(spec) | {
+        "builtin": builtin,
+        "origin": origin.value if origin else None,
+        "next_run_at": next_run_at,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 TaskList = list[Task]
@@ -155,19 +175,28 @@ class TaskRepository:
         now: datetime,
         next_run_at: datetime | None,
         builtin: bool = False,
+        origin: TaskOrigin | None = None,
         audit: Sequence[AuditRecord] = (),
     ) -> Task:
         with self._engine.begin() as conn:
-            self._insert(conn, spec, now=now, next_run_at=next_run_at, builtin=builtin)
+            self._insert(conn, spec, now=now, next_run_at=next_run_at, builtin=builtin, origin=origin)
             insert_records(conn, audit, now=now)
         return self.get(spec.name)
 
     def _insert(
-        self, conn: Connection, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None, builtin: bool
+        self,
+        conn: Connection,
+        spec: TaskSpec,
+        *,
+        now: datetime,
+        next_run_at: datetime | None,
+        builtin: bool,
+        origin: TaskOrigin | None,
     ) -> None:
+        row = _new_row(spec, now=now, next_run_at=next_run_at, builtin=builtin, origin=origin)
         try:
             with conn.begin_nested():
-                conn.execute(insert(t), [_new_row(spec, now=now, next_run_at=next_run_at, builtin=builtin)])
+                conn.execute(insert(t), [row])
         except IntegrityError:
             raise TaskSpecError("a task with this name already exists", task=spec.name, field="name") from None
 
@@ -176,13 +205,13 @@ class TaskRepository:
         exists already, each again on its own, to say which."""
         if not adds:
             return
-        rows = [_new_row(c.spec, now=now, next_run_at=c.next_run_at, builtin=c.builtin) for c in adds]
+        rows = [_new_row(c.spec, now=now, next_run_at=c.next_run_at, builtin=c.builtin, origin=c.origin) for c in adds]
         try:
             with conn.begin_nested():
                 conn.execute(insert(t), rows)
         except IntegrityError:
-            for change in adds:
-                self._insert(conn, change.spec, now=now, next_run_at=change.next_run_at, builtin=change.builtin)
+            for c in adds:
+                self._insert(conn, c.spec, now=now, next_run_at=c.next_run_at, builtin=c.builtin, origin=c.origin)
             raise  # not reached unless the conflict went away meanwhile: still no partial change
 
     def update(
@@ -193,8 +222,18 @@ class TaskRepository:
             insert_records(conn, audit, now=now)
         return self.get(spec.name)
 
-    def _update(self, conn: Connection, spec: TaskSpec, *, now: datetime, next_run_at: datetime | None) -> None:
+    def _update(
+        self,
+        conn: Connection,
+        spec: TaskSpec,
+        *,
+        now: datetime,
+        next_run_at: datetime | None,
+        origin: TaskOrigin | None = None,
+    ) -> None:
         values = spec_to_row(spec) | {"updated_at": now, "next_run_at": next_run_at}
+        if origin is not None:
+            values["origin"] = origin.value
         result = conn.execute(update(t).where(t.c.name == spec.name).values(**values))
         if result.rowcount == 0:
             raise NotFoundError(f"no task named {spec.name!r}")
@@ -209,8 +248,9 @@ class TaskRepository:
 
     def apply(self, changes: Sequence[TaskChange], *, now: datetime, audit: Sequence[AuditRecord] = ()) -> None:
         """Apply every change, and write their audit entries, or none. Removals go first (a name
-        removed may be added again), then additions, then updates."""
-        by_action: dict[str, list[TaskChange]] = {"remove": [], "add": [], "update": []}
+        removed may be added again), then additions, then updates, then adoptions (a task a file
+        now declares, unchanged otherwise: only its origin is written)."""
+        by_action: dict[str, list[TaskChange]] = {"remove": [], "add": [], "update": [], "adopt": []}
         for change in changes:
             if change.action not in by_action:
                 raise ValueError(f"unknown change {change.action!r}")
@@ -221,7 +261,10 @@ class TaskRepository:
                 conn.execute(delete(t).where(t.c.name.in_([c.spec.name for c in by_action["remove"]])))
             self._insert_all(conn, by_action["add"], now=now)
             for change in by_action["update"]:
-                self._update(conn, change.spec, now=now, next_run_at=change.next_run_at)
+                self._update(conn, change.spec, now=now, next_run_at=change.next_run_at, origin=change.origin)
+            for change in by_action["adopt"]:
+                origin = change.origin.value if change.origin else None
+                conn.execute(update(t).where(t.c.name == change.spec.name).values(origin=origin))
 
     def get(self, name: str) -> Task:
         with self._engine.connect() as conn:

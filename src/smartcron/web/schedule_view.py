@@ -40,11 +40,15 @@ def mark_dst_changes(times: list[datetime], zone: ZoneInfo, now: datetime) -> li
     return out
 
 
-def next_fire_times(schedule: str, zone_name: str, now: datetime, count: int = 10) -> list[FireTime] | str:
-    """The next ``count`` fire times, or a one-line reason why they cannot be shown."""
+def next_fire_times(
+    schedule: str, zone_name: str, now: datetime, count: int = 10, *, task_name: str | None = None
+) -> list[FireTime] | str:
+    """The next ``count`` fire times, or a one-line reason why they cannot be shown.
+
+    ``task_name`` is what an ``H`` in the schedule picks its value from."""
     try:
         zone = ZoneInfo(zone_name)
-        parsed = parse_schedule(schedule, zone_name)
+        parsed = parse_schedule(schedule, zone_name, hash_key=task_name)
         times: list[datetime] = []
         moment = now
         for _ in range(count):
@@ -55,8 +59,8 @@ def next_fire_times(schedule: str, zone_name: str, now: datetime, count: int = 1
     return mark_dst_changes(times, zone, now)
 
 
-def describe_schedule(schedule: str) -> str:
+def describe_schedule(schedule: str, *, task_name: str | None = None) -> str:
     try:
-        return str(describe(schedule))
+        return str(describe(schedule, hash_key=task_name))
     except (SmartcronError, ValueError):
         return schedule

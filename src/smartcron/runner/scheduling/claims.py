@@ -35,7 +35,7 @@ class Schedules:
 
     def of(self, task: Task) -> Schedule | None:
         try:
-            return parse_schedule(task.spec.schedule, task.spec.timezone or self._default_timezone)
+            return parse_schedule(task.spec.schedule, task.spec.timezone or self._default_timezone, hash_key=task.name)
         except ScheduleError as exc:
             key = (task.id, task.spec.schedule)
             if key not in self._reported:

@@ -78,11 +78,11 @@ def get_task(request: Request, _: Viewer, name: TaskName) -> TaskDetail:
     task = state.store.tasks.get(name)
     now = state.clock.now()
     runs, successes = state.success_window.counts([task.id], since=now - queries.SUCCESS_WINDOW).get(task.id, (0, 0))
-    fire = next_fire_times(task.spec.schedule, task.spec.timezone or state.settings.timezone, now)
+    fire = next_fire_times(task.spec.schedule, task.spec.timezone or state.settings.timezone, now, task_name=task.name)
     return TaskDetail(
         task=TaskOut.of(task, runs, successes),
         spec=task.spec.to_dict(),
-        schedule_in_words=describe_schedule(task.spec.schedule),
+        schedule_in_words=describe_schedule(task.spec.schedule, task_name=task.name),
         next_runs=[]
         if isinstance(fire, str)
         else [FireTimeOut(utc=f.utc, local=f.local.isoformat(), dst_change=f.dst_change) for f in fire],
