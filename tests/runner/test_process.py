@@ -147,17 +147,22 @@ def test_peak_memory_and_cpu_time_come_from_the_kernel(harness: SupervisorHarnes
     assert result.cpu_sys_ms is not None
 
 
-def test_a_task_smaller_than_the_runner_has_no_peak_memory_rather_than_the_runners(
+def test_a_task_smaller_than_the_spawner_has_a_bound_for_its_peak_not_the_spawners_size(
     harness: SupervisorHarness,
 ) -> None:
-    # The kernel reports max(the task's peak, the runner's peak at spawn) for a vfork child.
+    # The kernel reports max(the task's peak, the spawner's peak) for a process it exec'd.
     runner_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert runner_peak_kb > 20 * 1024, "this test needs a runner bigger than `true`"
+    spawner_peak_kb = harness.supervisor.spawner_peak_kb
+    assert 0 < spawner_peak_kb < runner_peak_kb, "the spawner is the small process, not the runner"
 
-    result = harness.run("true")
+    small = harness.run("true")
+    # 40 MB, above the spawner's mark and below this test process's: exact, not the runner's size.
+    medium = harness.run(PYTHON, "-S", "-c", "data = b'x' * (40 * 1024 * 1024)")
 
-    assert result.exit_code == 0
-    assert result.max_rss_kb is None
+    assert (small.exit_code, small.max_rss_kb) == (0, None)
+    assert small.max_rss_kb_below is not None and small.max_rss_kb_below <= spawner_peak_kb + 1024
+    assert medium.max_rss_kb is not None and 40 * 1024 <= medium.max_rss_kb < runner_peak_kb
+    assert medium.max_rss_kb_below is None
 
 
 def test_times_and_duration_are_reported(harness: SupervisorHarness) -> None:

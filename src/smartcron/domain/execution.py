@@ -60,3 +60,5 @@ class Outcome:
     output: str | None = None
     output_bytes: int | None = None
     truncated: bool = False
+    max_rss_kb_below: int | None = None
+    """When the peak is only known to lie below this many KiB (``max_rss_kb`` then None)."""

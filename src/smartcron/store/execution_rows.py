@@ -107,6 +107,7 @@ def outcome_values(outcome: Outcome) -> dict[str, Any]:
         "cpu_user_ms": outcome.cpu_user_ms,
         "cpu_sys_ms": outcome.cpu_sys_ms,
         "max_rss_kb": outcome.max_rss_kb,
+        "max_rss_kb_below": outcome.max_rss_kb_below,
         "output": outcome.output,
         "output_bytes": outcome.output_bytes,
         "truncated": outcome.truncated or None,

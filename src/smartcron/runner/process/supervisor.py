@@ -292,6 +292,11 @@ class Supervisor:
         self._post(lambda: self._watch(run))
         return True
 
+    @property
+    def spawner_peak_kb(self) -> int:
+        """The spawner's own peak memory: every run's reported peak is at least this."""
+        return self._spawner.hwm_kb
+
     def running(self) -> set[int]:
         """Execution ids spawned or adopted and not yet reported through ``on_exit``."""
         with self._lock:

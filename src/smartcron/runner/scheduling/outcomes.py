@@ -7,7 +7,7 @@ from datetime import datetime
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
-from smartcron.domain.retry import classify_exit
+from smartcron.domain.retry import Verdict, classify_exit
 from smartcron.domain.task import Task
 from smartcron.runner.process.supervisor import ProcessResult
 from smartcron.store.execution_rows import REASON_LENGTH
@@ -23,6 +23,8 @@ def outcome_of(result: ProcessResult, fatal_exit_codes: tuple[int, ...], *, retr
         fatal_exit_codes=fatal_exit_codes,
         retry_unknown=retry_unknown,
     )
+    if result.abandoned_reason:  # its spawner died: the run was ended without anybody seeing how it went
+        verdict = Verdict(ExecutionStatus.ABANDONED, ErrorCategory.RECOVERABLE, result.abandoned_reason)
     return Outcome(
         status=verdict.status,
         finished_at=result.finished_at,
@@ -34,6 +36,7 @@ def outcome_of(result: ProcessResult, fatal_exit_codes: tuple[int, ...], *, retr
         cpu_user_ms=result.cpu_user_ms,
         cpu_sys_ms=result.cpu_sys_ms,
         max_rss_kb=result.max_rss_kb,
+        max_rss_kb_below=result.max_rss_kb_below,
         output=result.output,
         output_bytes=result.output_bytes,
         truncated=result.truncated,
@@ -96,6 +99,7 @@ def as_finished(row: Execution, outcome: Outcome) -> Execution:
         cpu_user_ms=outcome.cpu_user_ms,
         cpu_sys_ms=outcome.cpu_sys_ms,
         max_rss_kb=outcome.max_rss_kb,
+        max_rss_kb_below=outcome.max_rss_kb_below,
         output=outcome.output,
         output_bytes=outcome.output_bytes,
         truncated=outcome.truncated,
