@@ -20,6 +20,7 @@ COMPONENT_FILES = {
     "maintenance": "cleanup.log",
     "web": "master.log",
     "cli": "master.log",
+    "exec": "master.log",
 }
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 

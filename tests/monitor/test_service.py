@@ -145,7 +145,9 @@ def test_each_run_stores_its_results_heartbeat_and_metrics(store: Store, setting
 
     stored = {r.name: r for r in store.health.latest()}
     measured = {"database", "runner_heartbeat", "disk_data", "disk_logs", "memory", "cpu", "log_dir_size"}
-    assert measured | {"dead_tasks", "hung_tasks", "stale_runs", "clock_skew", "lost_nodes"} == set(stored)
+    assert measured | {"dead_tasks", "hung_tasks", "stale_runs", "clock_skew", "lost_nodes", "wrapped_tasks"} == set(
+        stored
+    )
     assert all(r.at == NOW and r.node == settings.node for r in stored.values())
     assert {r.name for r in report.checks} >= set(stored) | {"success_rate", "no_critical_alert"}
     beat = store.nodes.get(settings.node, "health")

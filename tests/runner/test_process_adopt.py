@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -117,18 +119,22 @@ def test_a_process_that_is_gone_is_not_adopted(harness: SupervisorHarness) -> No
 
 def test_processes_of_a_run_are_found_by_their_environment(harness: SupervisorHarness) -> None:
     # The grandchild leaves the task's session and group: only its environment still ties it to the run.
-    # Ids no other test uses: the search covers every process on the machine, tests running beside this one too.
-    mine, other = 7_700_077, 7_700_078
+    # Ids nothing else uses: the search covers every process on the machine, other test runs too.
+    mine = 7_000_000 + secrets.randbelow(1_000_000_000)
+    other = mine + 1
     spec, spawned = harness.spawn("setsid sleep 600 & echo $!; exec sleep 600", shell=True, execution_id=mine)
-
-    assert spawned.pid in find_processes_of(mine)
-    assert find_processes_of(other) == []
-    harness.supervisor.kill(spec.execution_id, "operator")
-    escaped = int(harness.result(spec.execution_id).output)
+    escaped = None
     try:
+        assert spawned.pid in find_processes_of(mine)
+        assert find_processes_of(other) == []
+        harness.supervisor.kill(spec.execution_id, "operator")
+        escaped = int(harness.result(spec.execution_id).output)
         assert find_processes_of(mine) == [escaped]  # the group is gone; the escapee is still found
     finally:
-        os.kill(escaped, signal.SIGKILL)
+        for pid in [escaped, *find_processes_of(mine)]:
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_kill_group_refuses_groups_that_would_hit_the_runner() -> None:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "tasks": "smartcron.cli.tasks:tasks",
     "run": "smartcron.cli.runner:run_cmd",
     "tick": "smartcron.cli.runner:tick_cmd",
+    "exec": "smartcron.cli.exec:exec_cmd",
     "runs": "smartcron.cli.history:runs_cmd",
     "logs": "smartcron.cli.history:logs_cmd",
     "install": "smartcron.cli.install:install_cmd",

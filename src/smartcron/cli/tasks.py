@@ -399,12 +399,28 @@ def run_cmd(app: AppContext, name: str, wait: bool, as_json: bool) -> None:
 @click.argument("file", required=False)
 @click.option("--system", is_flag=True, help="FILE is in the /etc/crontab format: a user field after the time.")
 @click.option("--output", "-o", help="Write the task file here instead of printing it.")
+@click.option("--wrap", is_flag=True, help="Instead: rewrite the crontab so each job goes through `smartcron exec` "
+              "(shown as a diff).")  # fmt: skip
+@click.option("--write", is_flag=True, help="With --wrap: install the rewritten crontab, keeping a backup.")
 @pass_app
-def import_crontab_cmd(app: AppContext, file: str | None, system: bool, output: str | None) -> None:
-    """Turn a crontab into a task file. FILE, - for stdin, or (default) your own `crontab -l`."""
+def import_crontab_cmd(
+    app: AppContext, file: str | None, system: bool, output: str | None, wrap: bool, write: bool
+) -> None:
+    """Turn a crontab into a task file. FILE, - for stdin, or (default) your own `crontab -l`.
+
+    With --wrap, keep the crontab and its schedules instead, and send each job through `smartcron
+    exec`, which runs, records and alerts on it: a team adopts smartcron line by line. The change
+    is shown as a diff, and made only with --write (a backup of the old crontab is kept)."""
     from smartcron.registry import crontab_import
 
+    if write and not wrap:
+        raise UserError("option --write: only with --wrap (a task file goes to --output)")
     text = _read_crontab(file)
+    if wrap:
+        from smartcron.cli.crontab_wrap import wrap as wrap_text
+
+        wrap_text(app.settings, text, file=file, system=system, write=write)
+        return
     source = "<stdin>" if file == "-" else (file or "crontab -l")
     # Without --system the importer tells the two formats apart by the text itself.
     result = crontab_import.convert_crontab(

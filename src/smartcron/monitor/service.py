@@ -23,6 +23,7 @@ from smartcron.monitor.metrics import record_metrics
 from smartcron.monitor.nodes import check_clock_skew, check_lost_nodes, node_views
 from smartcron.monitor.repair import Repaired, RunRepairer
 from smartcron.monitor.scorecard import scorecard
+from smartcron.monitor.wrapped import check_wrapped_tasks
 from smartcron.runner.scheduling.connectivity import read_status_files
 from smartcron.store import Store
 
@@ -47,6 +48,7 @@ ALERTS: dict[str, AlertPolicy] = {
     "log_dir_size": AlertPolicy("log_dir_size", Severity.HIGH, Severity.LOW),
     "clock_skew": AlertPolicy("clock_skew", Severity.HIGH, Severity.HIGH),
     "lost_nodes": AlertPolicy("node_lost", Severity.HIGH, Severity.HIGH),
+    "wrapped_tasks": AlertPolicy("wrapped_late", Severity.HIGH, Severity.HIGH),
 }
 """The database check has none: when it fails there is nowhere to store an alert (errors.log has it)."""
 
@@ -114,7 +116,7 @@ class HealthMonitor:
         runner = checks.check_runner_heartbeat(heartbeats, now, settings)
         repairs = RunRepairer(self.store, settings).run(now, heartbeats)
         views = node_views(self.store, settings, self.store.database_now())
-        cluster = [check_clock_skew(views), check_lost_nodes(views)]
+        cluster = [check_clock_skew(views), check_lost_nodes(views), check_wrapped_tasks(self.store, settings, now)]
         results = [database, runner, *system, *repairs.checks, *cluster]
         self.store.health.record(results, at=now, node=settings.node)
         record_metrics(self.store, settings, now, snapshot=snapshot, readers=self.readers, heartbeats=heartbeats)

@@ -131,6 +131,86 @@ def convert_crontab(
     return CrontabImport(tasks, _render(rendered, source, warnings), warnings)
 
 
+@dataclass(frozen=True, slots=True)
+class WrappedCrontab:
+    """A crontab whose jobs go through ``smartcron exec``: the new text, and what was wrapped."""
+
+    text: str
+    wrapped: list[str]
+    """The task names the wrapped lines run as."""
+    warnings: list[str]
+
+
+def wrap_crontab(
+    text: str,
+    *,
+    default_timezone: str,
+    program: str,
+    system: bool | None = None,
+    home: str | None = None,
+) -> WrappedCrontab:
+    """Rewrite ``text`` so that each job runs through ``PROGRAM exec NAME --schedule ...``, cron
+    keeping its schedule: smartcron is adopted line by line without moving a schedule. Every other
+    line stays as it is; a job that cannot be wrapped safely stays too, with a warning."""
+    lines = text.split("\n")
+    if system is None:
+        system = _looks_like_system(lines)
+    settings = _Settings(timezone=default_timezone)
+    warnings: list[str] = []
+    taken: set[str] = set()
+    names: list[str] = []
+    out: list[str] = []
+    home_line = home is not None and any(_ENV_LINE.match(line) and line.split("=")[0].strip() == "SMARTCRON_HOME"
+                                         for line in lines)  # fmt: skip
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#") or (match := _ENV_LINE.match(line)):
+            if line and not line.startswith("#") and match:
+                _apply_setting(settings, match[1], _unquote(match[2]), number, [])
+            if line.startswith("#"):
+                settings.comments.append(line.lstrip("#").strip())
+            elif not line:
+                settings.comments.clear()
+            out.append(raw)
+            continue
+        job = _split_job(line, number, system, warnings)
+        wrapped = None if job is None else _wrapped_line(job, settings, taken, program, default_timezone, warnings)
+        settings.comments.clear()
+        if wrapped is None:
+            out.append(raw)
+            continue
+        name, new_line = wrapped
+        names.append(name)
+        out.append(new_line)
+    if home is not None and not home_line and names:
+        out.insert(0, f"SMARTCRON_HOME={home}")
+    return WrappedCrontab("\n".join(out), names, warnings)
+
+
+def _wrapped_line(
+    job: _Job, settings: _Settings, taken: set[str], program: str, default_timezone: str, warnings: list[str]
+) -> tuple[str, str] | None:
+    if f"{program} exec " in job.command or job.command.startswith("smartcron exec "):
+        return None  # wrapped already
+    if "%" in job.command.replace("\\%", ""):
+        warnings.append(f"line {job.line}: not wrapped: cron turns '%' into a newline before any command sees it")
+        return None
+    mapping = _task_mapping(job, settings, taken, warnings)
+    if mapping is None:
+        return None
+    name = str(mapping["name"])
+    words = [program, "exec", name, "--schedule", job.schedule]
+    if settings.timezone != default_timezone:
+        words += ["--tz", settings.timezone]
+    command, _ = _unescape_percent(job.command)
+    if settings.shell and settings.shell not in _PLAIN_SHELLS:
+        words += ["--", settings.shell, "-c", command]  # the shell cron would have used
+    else:
+        words += ["--shell", "--", command]
+    head = job.text[: len(job.text) - len(job.command)].rstrip()
+    return name, f"{head} {shlex.join(words)}"
+
+
 def _looks_like_system(lines: list[str]) -> bool:
     users: list[str] = []
     for raw in lines:

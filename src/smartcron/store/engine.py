@@ -15,6 +15,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from smartcron.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_SECONDS = 10
+UNACKNOWLEDGED_TIMEOUT_MS = 30_000
 
 
 def create_store_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
@@ -36,13 +38,26 @@ def create_store_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> 
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        # A server that went away must be noticed, not waited for: a bounded connect, and a socket
+        # that gives up on data left unacknowledged (a partition) instead of hanging for minutes.
+        kwargs["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": UNACKNOWLEDGED_TIMEOUT_MS,
+        }
     elif backend in ("mysql", "mariadb"):
         if "+" not in parsed.drivername:
             parsed = parsed.set(drivername=f"{backend}+pymysql")
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
         kwargs["pool_recycle"] = 3600
         # DATETIME columns hold UTC; NOW() must agree with them.
-        kwargs["connect_args"] = {"init_command": "SET time_zone = '+00:00'"}
+        kwargs["connect_args"] = {
+            "init_command": "SET time_zone = '+00:00'",
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        }
     else:
         raise ConfigError(f"setting database.url: unsupported database {backend!r}")
     kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)

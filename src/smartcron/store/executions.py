@@ -35,7 +35,7 @@ from smartcron.store.execution_rows import (
 )
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
-from smartcron.store.slots import insert_claims
+from smartcron.store.slots import insert_claims, insert_ignore
 
 __all__ = ["LIVE", "ExecutionList", "ExecutionRepository", "Finish", "SlotClaim", "Start", "row_to_execution"]
 
@@ -54,6 +54,32 @@ class ExecutionRepository:
             return []
         with self._engine.begin() as conn:
             return insert_claims(conn, claims, node=node, token=token, now=now)
+
+    def record_past(
+        self, task_id: int, scheduled_for: datetime, trigger: Trigger, *, node: str, outcome: Outcome
+    ) -> Execution | None:
+        """Insert the whole row of a run that happened while the database was away (``smartcron
+        exec``), with its real times; None when its slot already has a row (written before)."""
+        started = outcome.finished_at - timedelta(milliseconds=outcome.duration_ms or 0)
+        row = {
+            "task_id": task_id,
+            "scheduled_for": scheduled_for,
+            "attempt": 0,
+            "trigger": trigger.value,
+            "node": node,
+            "started_at": started,
+            **outcome_values(outcome),
+        }
+        token = f"past-{scheduled_for.timestamp()}"[:32]
+        with self._engine.begin() as conn:
+            conn.execute(insert_ignore(conn, e), [row | {"lease_token": token}])
+            found = conn.execute(with_task_name().where(e.c.lease_token == token, e.c.task_id == task_id)).mappings()
+            written = found.first()
+            if written is None:
+                return None
+            conn.execute(update(e).where(e.c.id == written["id"]).values(lease_token=None))
+            update_summaries(conn, [Finish(int(written["id"]), task_id, outcome)])
+        return row_to_execution(written)
 
     def enqueue(self, task_id: int, *, scheduled_for: datetime, trigger: Trigger = Trigger.MANUAL) -> int:
         """Queue a run to start as soon as a runner sees it (manual runs). Returns its id."""

@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def replay_spool(engine: Engine) -> int:
-    """Hand every spooled outcome to the ledger; returns how many there were."""
+    """Hand every spooled outcome to the ledger, and write the runs ``smartcron exec`` kept while
+    the database was away; returns how many outcomes there were."""
+    from smartcron.runner.wrapped import write_unrecorded
+
+    write_unrecorded(engine.store, engine.settings)
     spool = engine.recorder.spool
     entries = spool.load() if spool is not None else []
     if not entries:

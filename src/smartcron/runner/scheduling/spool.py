@@ -41,7 +41,7 @@ class SpoolEntry:
     outcome: Outcome
 
 
-def _outcome_to_json(outcome: Outcome) -> dict[str, Any]:
+def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for f in fields(outcome):
         value = getattr(outcome, f.name)
@@ -53,7 +53,7 @@ def _outcome_to_json(outcome: Outcome) -> dict[str, Any]:
     return data
 
 
-def _outcome_from_json(data: dict[str, Any]) -> Outcome:
+def outcome_from_json(data: dict[str, Any]) -> Outcome:
     values = dict(data)
     values["status"] = ExecutionStatus(values["status"])
     values["finished_at"] = datetime.fromisoformat(values["finished_at"])
@@ -87,7 +87,7 @@ class Spool:
                 "execution_id": entry.execution_id,
                 "task_id": entry.task_id,
                 "token": entry.token,
-                "outcome": _outcome_to_json(entry.outcome),
+                "outcome": outcome_to_json(entry.outcome),
             }
             try:
                 self._write(self._path(entry.execution_id), json.dumps(document))
@@ -136,7 +136,7 @@ class Spool:
                         int(document["execution_id"]),
                         int(document["task_id"]),
                         document.get("token"),
-                        _outcome_from_json(document["outcome"]),
+                        outcome_from_json(document["outcome"]),
                     )
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
