@@ -87,9 +87,10 @@ def metrics(request: Request, _: Annotated[Principal, Depends(require_viewer)]) 
 
 
 @router.get("/api/openapi.json")
-def openapi_document(request: Request, _: Annotated[Principal, Depends(require_viewer)]) -> dict[str, Any]:
+def openapi_document(request: Request, _: Annotated[Principal, Depends(require_viewer)]) -> Response:
+    # FastAPI builds the document once and keeps it; answering it directly skips re-encoding it per request.
     document: dict[str, Any] = request.app.openapi()
-    return document
+    return JSONResponse(document)
 
 
 @router.get("/api/docs", response_class=HTMLResponse)
