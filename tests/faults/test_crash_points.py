@@ -36,9 +36,9 @@ CASES = {
 def test_a_crash_at_each_failpoint_is_reconciled_by_the_restart(rig: FaultRig, place: str) -> None:
     ran, status = CASES[place]
     marker = rig.tmp_path / "done"
-    # A short command at the last place (it must have ended); a long one where it must be killed.
+    # At the last place the command must have ended (after its pid was written); elsewhere it must be killed.
     last = place == "after_exit_before_record"
-    command = ("sh", "-c", f'sleep {0 if last else 30} && touch "$0"', str(marker))
+    command = ("sh", "-c", f'sleep {1 if last else 30} && touch "$0"', str(marker))
     task = rig.add_task("ledger", command, schedule=ONCE, retries=0 if place == "after_spawn_before_attach" else 2)
     a = rig.node("a", failpoint=place)
     rig.start(a)
