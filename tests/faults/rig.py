@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -127,8 +128,14 @@ class FaultRig:
         self.nodes[name] = node
         return node
 
-    def start(self, node: Node, *args: str) -> Node:
-        """Start ``smartcron ARGS`` (default ``run -q``) as ``node``, in a session of its own."""
+    def start(self, node: Node, *args: str, file_size_limit: int | None = None) -> Node:
+        """Start ``smartcron ARGS`` (default ``run -q``) as ``node``, in a session of its own;
+        ``file_size_limit``: no file it writes grows past this many bytes (a full disk)."""
+
+        def limit() -> None:
+            if file_size_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
         with open(node.home / "daemon.out", "ab") as sink:
             node.process = subprocess.Popen(
                 [sys.executable, "-m", "smartcron", *(args or ("run", "-q"))],
@@ -138,6 +145,7 @@ class FaultRig:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=limit if file_size_limit is not None else None,
             )
         node.started.append(node.process.pid)
         return node

@@ -130,3 +130,28 @@ def test_a_stale_lock_file_naming_a_live_unrelated_process_does_not_stop_a_runne
             unrelated.wait()
     finally:
         rig.close()
+
+
+def test_a_full_log_disk_neither_stops_the_runner_nor_loses_the_record_of_a_run(tmp_path: Path) -> None:
+    rig = FaultRig("sqlite", tmp_path)
+    try:
+        flood = rig.add_task(
+            "export",
+            ("sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x; echo done"),
+            schedule="0 0 1 1 *",
+            retries=0,
+            max_output_kb=8192,
+        )
+        after = rig.add_task("after", ("echo", "still here"), schedule="*/2 * * * * *", retries=0)
+        a = rig.node("a")
+        # Every file the runner writes stops at 1 MB (the database is far smaller): the disk is full.
+        rig.start(a, file_size_limit=1_000_000)
+        wait_for(lambda: [r.status for r in rig.rows(flood)] == [S.SUCCESS], "the flooding run recorded")
+        wait_for(lambda: len([r for r in rig.rows(after) if r.status is S.SUCCESS]) >= 2, "later runs")
+        assert a.alive(), a.output
+        assert a.stop() == 0, a.output
+        [run] = rig.rows(flood)
+        assert run.output is not None and run.output.rstrip().endswith("done"), "the row keeps the tail"
+        assert (a.home / "logs" / "tasks" / "default_export.log").stat().st_size == 1_000_000, "the log met the limit"
+    finally:
+        rig.close()
