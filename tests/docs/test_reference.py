@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import click
+import pytest
 
 from smartcron import config, errors
 from smartcron.cli.help import member_docs
@@ -185,3 +186,34 @@ def test_site_fetches_nothing_from_the_internet(site: Site) -> None:
     for page in ("reference/cli", "guides/getting-started", ""):
         text = site.html(page) if page else (site.root / "index.html").read_text(encoding="utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
+
+
+def test_generated_tables_render_as_tables(site: Site, reference: ModuleType) -> None:
+    pages = {
+        "task-fields": "reference/task-file",
+        "settings": "reference/configuration",
+        "api": "reference/api",
+        "metrics": "reference/metrics",
+        "alert-rules": "reference/alert-rules",
+        "statuses": "reference/statuses",
+        "exit-codes": "reference/exit-codes",
+    }
+    assert set(pages) == set(reference.RENDERERS)
+    for name, page in pages.items():
+        expected = sum(line.startswith("|---") for line in reference.RENDERERS[name]().splitlines())
+        assert site.html(page).count("<table>") >= expected, name
+        assert "|---" not in site.text(page), f"{page}: a table left as text"
+
+
+def test_an_item_without_a_description_stops_the_build(reference: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(FIELD_DOCS, "timeout")
+    with pytest.raises(KeyError):
+        reference.task_fields()
+    monkeypatch.delitem(sampled.METRIC_DESCRIPTIONS, sampled.LOAD1)
+    with pytest.raises(KeyError):
+        reference.metrics()
+
+
+def test_an_unknown_marker_stops_the_build(reference: ModuleType) -> None:
+    with pytest.raises(ValueError, match="unknown generated section 'nope'"):
+        reference.render_markers("<!-- generated: nope -->", "page.md")
