@@ -92,32 +92,57 @@ class Settings:
     )
     # [smtp]
     smtp_host: str = field(default="", metadata=_meta("mail server; empty: no email"))
-    smtp_port: int = field(default=25, metadata=_meta("port", minimum=1, maximum=65535))
-    smtp_username: str = field(default="", metadata=_meta("login"))
-    smtp_password: str = field(default="", metadata=_meta("password"))
+    smtp_port: int = field(default=25, metadata=_meta("mail server port", minimum=1, maximum=65535))
+    smtp_username: str = field(default="", metadata=_meta("login at the mail server; empty: none"))
+    smtp_password: str = field(default="", metadata=_meta("password at the mail server"))
     smtp_starttls: bool = field(default=False, metadata=_meta("STARTTLS after connecting"))
     smtp_tls: bool = field(default=False, metadata=_meta("TLS from the start (port 465)"))
-    smtp_timeout: float = field(default=10.0, metadata=_meta("seconds", minimum=0.1, maximum=300))
+    smtp_timeout: float = field(
+        default=10.0, metadata=_meta("seconds to wait for the mail server", minimum=0.1, maximum=300)
+    )
     # [web]
     web_host: str = field(default="127.0.0.1", metadata=_meta("address the dashboard listens on"))
-    web_port: int = field(default=8080, metadata=_meta("port", minimum=1, maximum=65535))
+    web_port: int = field(default=8080, metadata=_meta("port the dashboard listens on", minimum=1, maximum=65535))
     web_base_url: str = field(default="", metadata=_meta("public URL, used for links in mail"))
     # [retention]
-    retention_executions_days: int = field(default=90, metadata=_meta("days", minimum=1, maximum=36500))
-    retention_alerts_days: int = field(default=365, metadata=_meta("days", minimum=1, maximum=36500))
-    retention_health_days: int = field(default=30, metadata=_meta("days", minimum=1, maximum=36500))
-    retention_metrics_days: int = field(default=90, metadata=_meta("days", minimum=1, maximum=36500))
-    retention_logs_days: int = field(default=90, metadata=_meta("days", minimum=1, maximum=36500))
-    retention_compress_after_days: int = field(default=7, metadata=_meta("days", minimum=0, maximum=36500))
+    retention_executions_days: int = field(
+        default=90, metadata=_meta("days execution rows are kept", minimum=1, maximum=36500)
+    )
+    retention_alerts_days: int = field(
+        default=365, metadata=_meta("days resolved alerts are kept", minimum=1, maximum=36500)
+    )
+    retention_health_days: int = field(
+        default=30, metadata=_meta("days health-check results are kept", minimum=1, maximum=36500)
+    )
+    retention_metrics_days: int = field(
+        default=90, metadata=_meta("days metric samples are kept", minimum=1, maximum=36500)
+    )
+    retention_logs_days: int = field(
+        default=90, metadata=_meta("days rotated log files are kept", minimum=1, maximum=36500)
+    )
+    retention_compress_after_days: int = field(
+        default=7, metadata=_meta("days before a rotated log is compressed", minimum=0, maximum=36500)
+    )
     retention_metrics_raw_days: int = field(
         default=7, metadata=_meta("days metric samples stay at full resolution, then hourly", minimum=1, maximum=36500)
     )
     # [health]
-    health_disk_warn_percent: float = field(default=80.0, metadata=_meta("percent used", minimum=1, maximum=100))
-    health_disk_critical_percent: float = field(default=90.0, metadata=_meta("percent used", minimum=1, maximum=100))
-    health_memory_warn_percent: float = field(default=90.0, metadata=_meta("percent used", minimum=1, maximum=100))
-    health_runner_down_after: float = field(default=120.0, metadata=_meta("seconds", minimum=10, maximum=86400))
-    health_log_dir_max_mb: int = field(default=1024, metadata=_meta("MiB", minimum=1, maximum=10**7))
+    health_disk_warn_percent: float = field(
+        default=80.0, metadata=_meta("disk percent used that warns", minimum=1, maximum=100)
+    )
+    health_disk_critical_percent: float = field(
+        default=90.0, metadata=_meta("disk percent used that fails (critical)", minimum=1, maximum=100)
+    )
+    health_memory_warn_percent: float = field(
+        default=90.0, metadata=_meta("memory percent used that warns", minimum=1, maximum=100)
+    )
+    health_runner_down_after: float = field(
+        default=120.0,
+        metadata=_meta("seconds without a runner heartbeat before runner down", minimum=10, maximum=86400),
+    )
+    health_log_dir_max_mb: int = field(
+        default=1024, metadata=_meta("log directory size that warns (MiB)", minimum=1, maximum=10**7)
+    )
     health_load_warn_per_cpu: float = field(
         default=2.0, metadata=_meta("1-minute load per CPU that warns", minimum=0.1, maximum=1000)
     )

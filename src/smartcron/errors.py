@@ -6,6 +6,16 @@ message as one line; the web layer maps ``UserError`` to HTTP 4xx.
 
 from __future__ import annotations
 
+EXIT_STATUSES: dict[int, str] = {
+    0: "Success.",
+    1: "Failure: the work could not be done (a store, a notifier or a run failed; `smartcron health` found a "
+    "failing check; `tasks run --wait` ran a task that failed; `logs` of a run that never started).",
+    2: "Bad input: a usage error, an invalid setting, schedule or task definition, or no such object; "
+    "one line names the field and the problem.",
+    130: "Interrupted (Ctrl-C) or aborted at a prompt.",
+}
+"""What each exit status of the ``smartcron`` command means (``smartcron exec`` exits with its command's)."""
+
 
 class SmartcronError(Exception):
     """smartcron failed."""

@@ -100,8 +100,11 @@ class CatchupPolicy(StrEnum):
 
 class Priority(IntEnum):
     CRITICAL = 1
+    """A failure alerts critical (with notify_on_failure)."""
     HIGH = 2
+    """A failure alerts high (with notify_on_failure)."""
     LOW = 3
+    """A failure alerts low: stored and shown only."""
 
 
 class Severity(StrEnum):
@@ -115,14 +118,20 @@ class Severity(StrEnum):
 
 class AlertState(StrEnum):
     OPEN = "open"
+    """The problem is there and nobody has taken it on; repeats raise its count."""
     ACKNOWLEDGED = "acknowledged"
+    """Somebody took it on: no more reminders, but it stays until the problem goes away."""
     RESOLVED = "resolved"
+    """The problem went away (a run succeeded, a check passed) or a person resolved it."""
 
 
 class CheckStatus(StrEnum):
     OK = "ok"
+    """Within its limits."""
     WARN = "warn"
+    """Past its warning limit (disk 80 % used, say): shown, and for most checks raised as an alert."""
     FAIL = "fail"
+    """Failed or past its critical limit: raised as an alert; `smartcron health` exits 1."""
 
 
 class Role(StrEnum):

@@ -283,3 +283,140 @@ def _limit_json(value: Any) -> None:
     size = len(json.dumps(value, ensure_ascii=False))
     if size > MAX_JSON_CHARS:
         raise FieldProblem(f"is too long: at most {MAX_JSON_CHARS} characters in all, got {size}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDoc:
+    """How the reference describes one task-file key. Its default comes from ``TaskSpec`` and, for an
+    integer key, its bounds from :data:`INT_RANGES`; ``accepts`` says what the check of any other key
+    takes."""
+
+    kind: str
+    about: str
+    example: str
+    accepts: str = ""
+
+
+FIELD_DOCS: dict[str, FieldDoc] = {
+    "name": FieldDoc(
+        "string",
+        "The task's unique name; it names its log file and its URLs. Required.",
+        '"sync_vend_inventory"',
+        f"a slug of at most 128 characters: letters, digits, '_', '.', '-', starting with a letter or digit; "
+        f"not starting with {RESERVED_PREFIX!r} (built-in tasks)",
+    ),
+    "command": FieldDoc(
+        "array of strings, or string",
+        "What to run: the program and its arguments, run without a shell. Required.",
+        '["php", "/var/www/jobs/sync_vend_inventory.php"]',
+        "a non-empty list of non-empty strings; with shell = true one command line as a string",
+    ),
+    "schedule": FieldDoc(
+        "string",
+        "When to run: a cron expression evaluated in the task's time zone (see Schedules). Required.",
+        '"*/30 * * * *"',
+        f"a cron expression of at most {MAX_SCHEDULE} characters that can fire",
+    ),
+    "category": FieldDoc(
+        "string",
+        "A group for the dashboard; it starts the log file's name (`<category>_<name>.log`).",
+        '"vend"',
+        "a slug of at most 64 characters",
+    ),
+    "description": FieldDoc(
+        "string",
+        "What the task does, for people.",
+        '"Pull stock levels from Vend"',
+        f"at most {MAX_DESCRIPTION} characters",
+    ),
+    "shell": FieldDoc(
+        "boolean",
+        "Run command as one shell command line (/bin/sh -c) instead of an argument list.",
+        "true",
+        "true or false",
+    ),
+    "working_dir": FieldDoc(
+        "string",
+        "The directory the command starts in (default: the runner's).",
+        '"/var/www/jobs"',
+        f"an absolute path of at most {MAX_WORKING_DIR} characters",
+    ),
+    "env": FieldDoc(
+        "table of strings",
+        "Extra environment variables for the command.",
+        '{ LANG = "C.UTF-8" }',
+        "variable names of letters, digits and '_' (not first a digit), string values",
+    ),
+    "timezone": FieldDoc(
+        "string",
+        "The IANA time zone the schedule is read in (default: the `timezone` setting).",
+        '"Pacific/Auckland"',
+        "an IANA zone name such as 'UTC' or 'Europe/Berlin' ('localtime' is refused)",
+    ),
+    "enabled": FieldDoc("boolean", "A disabled task is kept but never runs.", "false", "true or false"),
+    "priority": FieldDoc(
+        "integer",
+        "How urgent a failure is: 1 critical (mailed at once), 2 high (mailed after a delay), 3 low (stored only).",
+        "1",
+        "1, 2 or 3",
+    ),
+    "notify_on_failure": FieldDoc(
+        "boolean", "Send alerts for failures; false makes every alert of the task low.", "false", "true or false"
+    ),
+    "timeout": FieldDoc(
+        "integer",
+        "Seconds a run may take; then SIGTERM to its process group, kill_grace, then SIGKILL.",
+        "600",
+    ),
+    "kill_grace": FieldDoc("integer", "Seconds between SIGTERM and SIGKILL when a run is stopped.", "30"),
+    "retries": FieldDoc("integer", "Extra attempts after a recoverable failure.", "5"),
+    "retry_delay": FieldDoc(
+        "integer", "Seconds before the first retry; doubled for each further one (with jitter).", "60"
+    ),
+    "retry_max_delay": FieldDoc("integer", "The longest wait between two attempts, in seconds.", "1800"),
+    "fatal_exit_codes": FieldDoc(
+        "array of integers",
+        "Exit codes that mean retrying cannot help: never retried.",
+        "[3, 4]",
+        f"at most {MAX_LIST_ITEMS} exit codes from 1 to 255",
+    ),
+    "max_memory_mb": FieldDoc("integer", "Address-space limit of the command, in MiB (unset: none).", "512"),
+    "max_cpu_seconds": FieldDoc("integer", "CPU-time limit of the command, in seconds (unset: none).", "120"),
+    "nice": FieldDoc("integer", "Scheduling niceness of the command (unset: the runner's).", "10"),
+    "overlap": FieldDoc(
+        "string",
+        "What happens when a slot comes while the previous run still runs (see Statuses, overlap policies).",
+        '"queue"',
+        "forbid, queue, replace or allow",
+    ),
+    "catchup": FieldDoc(
+        "string",
+        "What happens to slots missed while no runner ran (see Statuses, catch-up policies).",
+        '"all"',
+        "latest, all or none",
+    ),
+    "starting_deadline": FieldDoc(
+        "integer", "Seconds after its slot a late run may still start (unset: no limit).", "3600"
+    ),
+    "max_output_kb": FieldDoc(
+        "integer", "Output kept per run, in KiB; beyond it output is dropped and the run marked truncated.", "1024"
+    ),
+    "notify_emails": FieldDoc(
+        "array of strings",
+        "Addresses that get this task's alert mail, besides the `alert.email_to` setting.",
+        '["ops@example.com"]',
+        f"at most {MAX_LIST_ITEMS} email addresses",
+    ),
+    "nodes": FieldDoc(
+        "array of strings",
+        "Runners that may run the task, by name or tag (empty: any runner).",
+        '["gpu"]',
+        f"at most {MAX_LIST_ITEMS} names or tags of letters, digits, '_', '.', ':', '@', '-'",
+    ),
+    "retry_unknown_outcome": FieldDoc(
+        "boolean",
+        "Retry a run whose outcome a runner crash left unknown (only for tasks safe to run twice).",
+        "true",
+        "true or false",
+    ),
+}

@@ -25,6 +25,18 @@ LOG_DIR_MB = "log_dir_mb"
 DATABASE_SIZE_MB = "database_size_mb"
 """Kept so the scorecard can tell how fast the database grows per day."""
 
+METRIC_DESCRIPTIONS: dict[str, str] = {
+    CPU_PERCENT: "CPU in use on the machine, in percent.",
+    MEMORY_PERCENT: "Memory in use on the machine, in percent.",
+    DISK_DATA_PERCENT: "Space used on the file system of the data directory, in percent.",
+    DISK_LOGS_PERCENT: "Space used on the file system of the log directory, in percent.",
+    LOAD1: "The 1-minute load average.",
+    RUNNER_RSS_MB: "Resident memory of this node's runner daemon, in MiB (when one runs).",
+    LOG_DIR_MB: "Size of the log directory, in MiB.",
+    DATABASE_SIZE_MB: "Size of the database, in MiB (when the database can tell).",
+}
+"""What each sampled figure is, for the metrics reference."""
+
 METRIC_NAMES = (
     CPU_PERCENT,
     MEMORY_PERCENT,

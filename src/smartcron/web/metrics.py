@@ -102,11 +102,36 @@ def family(name: str, kind: str, help_text: str) -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
 
 
-RUNS_HEADER = family("smartcron_runs_total", "counter", "Finished runs by task and status.")
-DURATIONS_HEADER = family("smartcron_run_duration_seconds", "summary", "Run time of finished runs.")
-LAST_SUCCESS_HEADER = family(
-    "smartcron_task_last_success_timestamp_seconds", "gauge", "When the task last succeeded (Unix time)."
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric family of the exposition: its name, type, help text and labels."""
+
+    name: str
+    kind: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+    @property
+    def header(self) -> str:
+        return family(self.name, self.kind, self.help)
+
+
+RUNS = Family("smartcron_runs_total", "counter", "Finished runs by task and status.", ("task", "status"))
+DURATIONS = Family("smartcron_run_duration_seconds", "summary", "Run time of finished runs.", ("task",))
+LAST_SUCCESS = Family(
+    "smartcron_task_last_success_timestamp_seconds", "gauge", "When the task last succeeded (Unix time).", ("task",)
 )
+RUNNING = Family("smartcron_running_runs", "gauge", "Runs in progress now.")
+OPEN_ALERTS = Family("smartcron_open_alerts", "gauge", "Alerts not yet resolved, by severity.", ("severity",))
+HEARTBEAT_AGE = Family(
+    "smartcron_runner_heartbeat_age_seconds", "gauge", "Seconds since each runner's last heartbeat.", ("node",)
+)
+FAMILIES = (RUNS, DURATIONS, LAST_SUCCESS, RUNNING, OPEN_ALERTS, HEARTBEAT_AGE)
+"""Every family ``/metrics`` serves, in order."""
+
+RUNS_HEADER = RUNS.header
+DURATIONS_HEADER = DURATIONS.header
+LAST_SUCCESS_HEADER = LAST_SUCCESS.header
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +179,14 @@ class MetricsExposition:
         counted = {str(severity): int(n) for severity, n in open_alerts}
         parts = [RUNS_HEADER, *(x.runs for x in lines), DURATIONS_HEADER, *(x.durations for x in lines)]
         parts += [LAST_SUCCESS_HEADER, *(x.last_success for x in lines)]
-        parts.append(family("smartcron_running_runs", "gauge", "Runs in progress now."))
+        parts.append(RUNNING.header)
         parts.append(f"smartcron_running_runs {number(running)}\n")
-        parts.append(family("smartcron_open_alerts", "gauge", "Alerts not yet resolved, by severity."))
+        parts.append(OPEN_ALERTS.header)
         parts.extend(
             f'smartcron_open_alerts{{severity="{severity}"}} {number(counted.get(severity, 0))}\n'
             for severity in SEVERITIES
         )
-        parts.append(
-            family("smartcron_runner_heartbeat_age_seconds", "gauge", "Seconds since each runner's last heartbeat.")
-        )
+        parts.append(HEARTBEAT_AGE.header)
         parts.extend(
             f'smartcron_runner_heartbeat_age_seconds{{node="{label_value(beat.name)}"}} '
             f"{number(max(0.0, (now - beat.heartbeat_at).total_seconds()))}\n"
