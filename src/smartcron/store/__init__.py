@@ -18,6 +18,7 @@ from smartcron.errors import StoreUnavailableError
 from smartcron.store.alert_rules import AlertRuleRepository
 from smartcron.store.alerts import AlertRepository
 from smartcron.store.audit import AuditRepository
+from smartcron.store.changes import ChangeRepository
 from smartcron.store.chores import ChoreRepository
 from smartcron.store.engine import create_store_engine
 from smartcron.store.executions import ExecutionRepository
@@ -53,6 +54,7 @@ class Store:
         self.run_stats = RunStatistics(engine)
         self.users = UserRepository(engine)
         self.tokens = TokenRepository(engine)
+        self.changes = ChangeRepository(engine)
 
     @property
     def dialect(self) -> str:

@@ -16,8 +16,10 @@ from smartcron.config import Settings
 from smartcron.store import Store, open_store
 from smartcron.web.activity import ActivityCache
 from smartcron.web.auth import LoginRateLimiter
+from smartcron.web.conditional import ConditionalGetMiddleware
 from smartcron.web.errors import install_error_handlers
 from smartcron.web.headers import SecurityHeadersMiddleware
+from smartcron.web.live_events import ChangeFeed
 from smartcron.web.metrics import MetricsExposition
 from smartcron.web.panels import ScorecardCache
 from smartcron.web.rendering import make_templates
@@ -34,10 +36,12 @@ def create_app(
     *,
     clock: Clock | None = None,
     secret_key: bytes | None = None,
+    live_interval: float = 1.0,
 ) -> FastAPI:
-    """The application. Without ``store`` it opens (and on shutdown closes) one from ``settings``."""
+    """The application. Without ``store`` it opens (and on shutdown closes) one from ``settings``.
+    ``live_interval`` is how often, in seconds, live pages learn of changes in the database."""
     from smartcron.services.setup import ensure_secret_key
-    from smartcron.web.routes import actions, api, pages, system
+    from smartcron.web.routes import actions, api, events, pages, system
 
     owned = store is None
     the_store = store if store is not None else open_store(settings)
@@ -69,6 +73,7 @@ def create_app(
     app.state.activity = ActivityCache(the_store, the_clock)
     app.state.scorecard = ScorecardCache(the_store, settings, the_clock)
     app.state.success_window = SuccessWindow(the_store)
+    app.state.live_feed = ChangeFeed(the_store, settings, the_clock, interval=live_interval)
 
     app.add_middleware(
         SessionMiddleware,
@@ -78,9 +83,10 @@ def create_app(
         same_site="lax",
         https_only=settings.web_base_url.startswith("https://"),
     )
+    app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, pages, actions, api):
+    for module in (system, pages, events, actions, api):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

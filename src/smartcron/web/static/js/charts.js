@@ -1,8 +1,9 @@
-// Performance charts with uPlot, fed by the JSON API. Refreshes every 5 seconds.
+// Performance charts with uPlot, fed by the JSON API. Redrawn when the live event stream says runs
+// changed (at most every 10 seconds) or the health monitor recorded new resource samples.
 "use strict";
 
 (function () {
-  var REFRESH_MS = 5000;
+  var RUNS_REDRAW_MS = 10000;
   var charts = {};
 
   function hours() {
@@ -101,6 +102,20 @@
     refreshResources();
   }
 
+  // At most once per `ms`; a call inside the wait is made at its end, so the last change shows.
+  function throttled(fn, ms) {
+    var last = 0, pending = null;
+    return function () {
+      var wait = last + ms - Date.now();
+      if (wait <= 0) {
+        last = Date.now();
+        fn();
+      } else if (pending === null) {
+        pending = window.setTimeout(function () { pending = null; last = Date.now(); fn(); }, wait);
+      }
+    };
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var select = document.getElementById("chart-hours");
     if (select) {
@@ -110,6 +125,10 @@
       });
     }
     refresh();
-    window.setInterval(refresh, REFRESH_MS);
+    var live = document.getElementById("charts-live");
+    if (live) {
+      live.addEventListener("sse:run", throttled(refreshActivity, RUNS_REDRAW_MS));
+      live.addEventListener("sse:health", refreshResources);
+    }
   });
 })();

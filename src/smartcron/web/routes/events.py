@@ -1,0 +1,29 @@
+"""``/events``: the one server-sent event stream a dashboard tab keeps open (see
+:mod:`smartcron.web.live_events`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from sse_starlette import EventSourceResponse
+
+from smartcron.web.auth import Principal, require_viewer
+from smartcron.web.live_events import beat, event_stream
+
+router = APIRouter(include_in_schema=False)
+BEAT_SECONDS = 4  # the page calls itself stale after 10 s without a word (static/js/app.js)
+
+
+@router.get("/events")
+async def events(
+    request: Request,
+    _: Annotated[Principal, Depends(require_viewer)],
+    last_event_id: Annotated[str | None, Header(max_length=200)] = None,
+) -> EventSourceResponse:
+    return EventSourceResponse(
+        event_stream(request.app.state.live_feed, last_event_id),
+        ping=BEAT_SECONDS,
+        ping_message_factory=beat,
+        sep="\n",
+    )
