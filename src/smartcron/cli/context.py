@@ -25,6 +25,8 @@ class AppContext:
         self.config_file = config_file
         self._settings: Settings | None = None
         self._store: Store | None = None
+        self.stall_timeout: float | None = None
+        """Set by the runner commands before the store is opened: see ``create_store_engine``."""
 
     @property
     def settings(self) -> Settings:
@@ -45,7 +47,7 @@ class AppContext:
             from smartcron.store import open_store
             from smartcron.store.migrate import ensure_current
 
-            store = open_store(self.settings)
+            store = open_store(self.settings, stall_timeout=self.stall_timeout)
             try:
                 ensure_current(store.engine)
             except DBAPIError as exc:  # unreachable, refused, wrong password: one line, no traceback

@@ -66,4 +66,7 @@ def exec_cmd(
     run = WrappedRun(settings, wrapped, clock=system_clock(settings.clock_offset_file), base_env=os.environ,
                      cwd=os.getcwd())  # fmt: skip
     install_stop_handlers(run)
+    from smartcron.store.engine import RUNNER_STALL_SECONDS
+
+    app.stall_timeout = RUNNER_STALL_SECONDS
     sys.exit(run.run(lambda: app.store))

@@ -25,6 +25,7 @@ from smartcron.runner.runlock import hold_runner_lock
 from smartcron.runner.scheduling.dbclock import DatabaseClock
 from smartcron.runner.startup import database_status_for, wait_for_database
 from smartcron.runner.tick import run_tick
+from smartcron.store.engine import RUNNER_STALL_SECONDS
 
 
 @contextmanager
@@ -69,6 +70,7 @@ def run_cmd(app: AppContext, verbose: bool, quiet: bool) -> None:
     with hold_runner_lock(settings):
         base_clock = system_clock(settings.clock_offset_file)
         status = database_status_for(settings, base_clock, role="runner")
+        app.stall_timeout = RUNNER_STALL_SECONDS
         store = wait_for_database(lambda: app.store, status, stopping)
         if store is None:
             return
@@ -100,6 +102,7 @@ def tick_cmd(app: AppContext, as_json: bool) -> None:
     """
     settings = app.settings
     configure(settings.log_dir, "tick")
+    app.stall_timeout = RUNNER_STALL_SECONDS
     store = app.store
     base_clock = system_clock(settings.clock_offset_file)
     status = database_status_for(settings, base_clock, role="tick")

@@ -101,6 +101,7 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(settings: Settings | str) -> Store:
+def open_store(settings: Settings | str, *, stall_timeout: float | None = None) -> Store:
+    """``stall_timeout``: see :func:`~smartcron.store.engine.create_store_engine`."""
     url = settings if isinstance(settings, str) else settings.database_url
-    return Store(create_store_engine(url))
+    return Store(create_store_engine(url, stall_timeout=stall_timeout))

@@ -17,9 +17,17 @@ from smartcron.errors import ConfigError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_SECONDS = 10
 UNACKNOWLEDGED_TIMEOUT_MS = 30_000
+RUNNER_STALL_SECONDS = 10.0
+"""How long a runner (daemon, tick, exec) waits for its server database to answer one call before
+it takes the server for unreachable (its statements are small; a longer wait only holds up leases
+and records). Other commands (migrations, maintenance, exports) wait as long as their work takes."""
 
 
-def create_store_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def create_store_engine(
+    url: str, *, pool_size: int = 5, echo: bool = False, stall_timeout: float | None = None
+) -> Engine:
+    """``stall_timeout``: seconds a call may wait for a PostgreSQL or MySQL server to answer; then
+    the call fails as a lost connection (SQLite, a local file, has no such wait)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -58,10 +66,17 @@ def create_store_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> 
             "init_command": "SET time_zone = '+00:00'",
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         }
+        if stall_timeout is not None:
+            kwargs["connect_args"].update(read_timeout=stall_timeout, write_timeout=stall_timeout)
     else:
         raise ConfigError(f"setting database.url: unsupported database {backend!r}")
     kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    if backend == "postgresql" and stall_timeout is not None:
+        from smartcron.store.stalls import guard_stalls
+
+        guard_stalls(engine, stall_timeout)
+    return engine
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -93,11 +108,13 @@ def write_transaction(engine: Engine, *, read_committed: bool = False) -> Iterat
     locking read looked at, use read committed, which keeps locks only on the rows it returns
     (PostgreSQL's default already; SQLite has one writer)."""
     with engine.connect() as conn:
-        options: dict[str, object] = {WRITE_OPTION: True}
-        if read_committed and conn.dialect.name == "mysql":
-            options["isolation_level"] = "READ COMMITTED"
-        conn.execution_options(**options)
+        conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
+            if read_committed and conn.dialect.name == "mysql":
+                # For this one transaction (it begins at the next statement): nothing to reset
+                # when the connection goes back to the pool, so nothing to fail there either
+                # when the server has gone away meanwhile.
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             yield conn
 
 
