@@ -195,3 +195,37 @@ def test_a_bug_in_the_loop_is_logged_before_the_shutdown_that_follows_and_raised
     assert logged_before_shutdown == [True]
     [record] = [r for r in caplog.records if "loop failed" in r.getMessage()]
     assert record.exc_info is not None and "a bug" in str(record.exc_info[1])
+
+
+class _SteppedBackWhileSleeping(FakeClock):
+    """A wall clock stepped back by two hours during the first sleep (the monotonic clock goes on)."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.slept = 0.0
+
+    def sleep(self, seconds: float, wake: threading.Event | None = None) -> bool:
+        if self.slept == 0.0:
+            self.set(self.now() - timedelta(hours=2))
+        self.slept += seconds
+        return super().sleep(seconds, wake)
+
+
+@pytest.mark.parametrize("wait", [0.5, 0.0005])
+def test_waiting_for_a_slot_ends_on_time_when_the_wall_clock_steps_back_meanwhile(wait: float) -> None:
+    from smartcron.runner.daemon import sleep_until
+
+    start = utc(2026, 6, 1, 12, 0)
+    clock = _SteppedBackWhileSleeping(start)
+    before = clock.monotonic()
+    sleep_until(clock, start + timedelta(seconds=wait), at_most=1.0)
+    assert clock.monotonic() - before == pytest.approx(wait, abs=1e-3), "the wait it began with, not two hours"
+
+
+def test_waiting_for_a_slot_is_bounded_when_the_wall_clock_stepped_back_just_before() -> None:
+    from smartcron.runner.daemon import sleep_until
+
+    clock = FakeClock(utc(2026, 6, 1, 10, 0))  # the slot was due in 0.5 s at 12:00; then the step
+    before = clock.monotonic()
+    sleep_until(clock, utc(2026, 6, 1, 12, 0, 0), at_most=0.5)
+    assert clock.monotonic() - before == pytest.approx(0.5, abs=1e-3)

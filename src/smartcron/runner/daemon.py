@@ -70,12 +70,18 @@ SHARE_SECONDS = 0.05
 """After a claim that left due tasks to the other nodes, come back this soon for what they left."""
 
 
-def sleep_until(clock: Clock, instant: datetime) -> None:
-    """Sleep until ``instant`` (the wall clock, as slots are), ending within about 0.1 ms of it."""
-    coarse = (instant - clock.now()).total_seconds() - FINE_WAKE_SECONDS
+def sleep_until(clock: Clock, instant: datetime, *, at_most: float) -> None:
+    """Sleep until ``instant`` (the wall clock, as slots are), ending within about 0.1 ms of it.
+
+    Never longer than ``at_most`` seconds, nor than the wait was when it began, on the monotonic
+    clock: a wall clock stepped back just before or during the wait must not hold the loop for
+    the size of the step."""
+    wait = min((instant - clock.now()).total_seconds(), at_most)
+    latest = clock.monotonic() + wait
+    coarse = wait - FINE_WAKE_SECONDS
     if coarse > 0:
         clock.sleep(coarse)
-    while (left := (instant - clock.now()).total_seconds()) > 0:
+    while (left := min((instant - clock.now()).total_seconds(), latest - clock.monotonic())) > 0:
         clock.sleep(min(left, FINE_STEP_SECONDS))
 
 
@@ -232,10 +238,10 @@ class Daemon:
                 self.engine.prepare(slot)
                 # What starts is decided and begun a moment ahead, so that at the slot only the
                 # spawns remain; no run is written meanwhile (the recorder waits).
-                sleep_until(self.clock, slot - BEGIN_AHEAD)
+                sleep_until(self.clock, slot - BEGIN_AHEAD, at_most=PREPARE_AHEAD.total_seconds())
                 with self.engine.recorder.paused():
                     begun = self.engine.begin_prepared(slot)
-                    sleep_until(self.clock, slot)
+                    sleep_until(self.clock, slot, at_most=BEGIN_AHEAD.total_seconds())
                     now = self.clock.now()
                     self.engine.start_prepared(now, begun)
         finally:
