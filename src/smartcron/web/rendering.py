@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
@@ -60,6 +63,19 @@ def format_percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
+def format_setting(value: Any, key: str = "", spec: Mapping[str, Any] | None = None) -> str:
+    """A task-file value as plain text for a person: a command as a shell would read it (a shell
+    script as itself), anything else as in JSON. Plain text, so autoescaping shows ``>&2`` as
+    written (``tojson`` escapes ``<>&'`` for script blocks, which is wrong for display)."""
+    if key == "command" and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        if spec is not None and spec.get("shell") and len(value) == 1:
+            return str(value[0])
+        return shlex.join(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def _inert_output(value: Any) -> Any:
     """Every value printed by a template loses terminal escapes and control characters (markup
     built by the templates themselves is left alone); autoescaping then makes it plain text."""
@@ -82,6 +98,7 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         duration=format_duration,
         percent=format_percent,
         inert=make_inert,
+        setting=format_setting,
         status_class=lambda s: STATUS_CLASS.get(str(s), "muted"),
         query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
     )

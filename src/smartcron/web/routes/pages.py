@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from smartcron.domain.enums import ExecutionStatus, Role
 from smartcron.domain.execution import Execution
+from smartcron.errors import UserError
 from smartcron.web import queries
 from smartcron.web.auth import Principal, require_admin, require_viewer
 from smartcron.web.panels import alert_center, health_panel
@@ -25,6 +26,7 @@ ExecutionId = Annotated[int, Path(ge=1, le=2**62)]
 TaskName = Annotated[str, Path(min_length=1, max_length=128)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Before = Annotated[int | None, Query(ge=1, le=2**62)]
+StatusFilter = Annotated[str | None, Query(max_length=32)]
 RECENT_LIMIT = 50
 
 
@@ -64,18 +66,24 @@ def grid_partial(
     return render(request, "partials/grid.html", _grid_context(request, category, q, offset))
 
 
-def _executions_context(
-    request: Request, task: str | None, status: ExecutionStatus | None, before: int | None
-) -> dict[str, Any]:
+def _status_filter(value: str | None) -> ExecutionStatus | None:
+    """The Runs form sends ``status=`` for "any"."""
+    if not value:
+        return None
+    try:
+        return ExecutionStatus(value)
+    except ValueError:
+        known = ", ".join(s.value for s in ExecutionStatus)
+        raise UserError(f"status {value[:40]!r}: expected one of {known}") from None
+
+
+def _executions_context(request: Request, task: str | None, status: str | None, before: int | None) -> dict[str, Any]:
     store = request.app.state.store
-    if task:
-        task_id = store.tasks.get(task).id
-        runs = queries.task_history(store, task_id, status=status, limit=RECENT_LIMIT, before_id=before)
-    else:
-        runs = store.executions.list(status=status, limit=RECENT_LIMIT, before_id=before)
+    wanted = _status_filter(status)
+    runs = queries.runs_of_tasks_named_like(store, task, status=wanted, limit=RECENT_LIMIT, before_id=before)
     return {
         "runs": runs,
-        "filters": {"task": task or "", "status": status.value if status else ""},
+        "filters": {"task": task or "", "status": wanted.value if wanted else ""},
         "statuses": [s.value for s in ExecutionStatus],
         "next_before": runs[-1].id if len(runs) == RECENT_LIMIT else None,
         "before": before,
@@ -87,7 +95,7 @@ def executions(
     request: Request,
     _: Viewer,
     task: Annotated[str | None, Query(max_length=128)] = None,
-    status: ExecutionStatus | None = None,
+    status: StatusFilter = None,
     before: Before = None,
 ) -> Response:
     return render(request, "executions.html", _executions_context(request, task, status, before))
@@ -98,7 +106,7 @@ def executions_partial(
     request: Request,
     _: Viewer,
     task: Annotated[str | None, Query(max_length=128)] = None,
-    status: ExecutionStatus | None = None,
+    status: StatusFilter = None,
     before: Before = None,
 ) -> Response:
     return render(request, "partials/executions.html", _executions_context(request, task, status, before))
