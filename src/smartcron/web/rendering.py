@@ -109,12 +109,15 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
 def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
     """Render a page with what every page needs: who is logged in, the CSRF token, a flash message."""
     templates: Jinja2Templates = request.app.state.templates
-    flash = request.session.pop("flash", None) if not request.headers.get("hx-request") else None
+    fragment = bool(request.headers.get("hx-request"))
+    flash = request.session.pop("flash", None) if not fragment else None
+    link = request.session.pop("flash_link", None) if not fragment else None
     base = {
         "request": request,
         "principal": principal_of(request),
         "csrf": csrf_token(request),
         "flash": flash if isinstance(flash, str) else None,
+        "flash_link": link if isinstance(link, list) and len(link) == 2 else None,
         "now": request.app.state.clock.now(),
         "path": request.url.path,
     }
@@ -125,5 +128,10 @@ def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 
-def flash(request: Request, message: str) -> None:
+def flash(request: Request, message: str, *, link: tuple[str, str] | None = None) -> None:
+    """A message for the next page; ``link`` is (a path on this site, its text), shown after it."""
     request.session["flash"] = message[:300]
+    if link is not None and link[0].startswith("/") and not link[0].startswith("//"):
+        request.session["flash_link"] = [link[0][:200], link[1][:100]]
+    else:
+        request.session.pop("flash_link", None)
