@@ -23,7 +23,7 @@ from tests.web.live_server import serving
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
 
 pytestmark = pytest.mark.browser
-TICKER = 'i=0; while true; do i=$((i+1)); echo "tick $i <b>"; sleep 0.2; done'
+TICKER = 'seq 1 400 | sed "s/^/warm-up line /"; i=0; while true; do i=$((i+1)); echo "tick $i <b>"; sleep 0.2; done'
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def _ticks(text: str) -> list[int]:
 
 
 def test_a_running_tasks_lines_appear_and_cancel_ends_it_without_reload(
-    live: str, browser: Browser, web_store: Store, runner: subprocess.Popen[bytes], tmp_path: Path
+    live: str, browser: Browser, settings: Settings, web_store: Store, runner: subprocess.Popen[bytes]
 ) -> None:
     spec = TaskSpec(name="ticker", command=(TICKER,), shell=True, schedule="0 0 1 1 *", timeout=600, kill_grace=1)
     task = web_store.tasks.add(spec, now=datetime.now(UTC), next_run_at=datetime(2030, 1, 1, tzinfo=UTC))
@@ -71,6 +71,8 @@ def test_a_running_tasks_lines_appear_and_cancel_ends_it_without_reload(
         lambda: web_store.executions.get(run_id).status is ExecutionStatus.RUNNING,
         "the daemon to start the run",
     )
+    log_file = Path(settings.log_dir) / "tasks" / "default_ticker.log"
+    wait_until(lambda: b"tick 1 <b>" in log_file.read_bytes(), "the warm-up lines")
 
     page = browser.new_page()
     dialogs: list[str] = []
@@ -91,9 +93,12 @@ def test_a_running_tasks_lines_appear_and_cancel_ends_it_without_reload(
     log = page.locator("#run-log")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
     page.evaluate("window.sameDocument = true")
+    at_bottom = "e => e.scrollHeight > e.clientHeight && e.scrollTop + e.clientHeight >= e.scrollHeight - 30"
+    assert log.evaluate(at_bottom), "the log opens scrolled to its newest line"
     first = _ticks(log.inner_text())
     later = (max(first) if first else 0) + 5
     expect(log).to_contain_text(f"tick {later} <b>", timeout=15_000)  # printed after the page loaded
+    assert log.evaluate(at_bottom), "new lines keep the newest in view"
     seen = _ticks(log.inner_text())
     assert seen == list(range(seen[0], seen[-1] + 1))  # each line once, in order: nothing lost or repeated
     assert page.evaluate("document.querySelectorAll('#run-log b').length") == 0  # text, never markup

@@ -158,6 +158,9 @@ def test_once_the_run_ended_the_rest_is_sent_and_the_asking_stops(
     state = client.get(f"/partials/executions/{run.id}/state").text
     assert 'data-status="failed"' in state and "code 3" in state and "4.2 s" in state
     assert "data-elapsed-since" not in state
+    page = client.get(f"/executions/{run.id}").text
+    assert '<section id="run-state">' in page  # a finished run's page listens to nothing more
+    assert 'hx-get="/partials/executions/' not in page and "data-follow" in page
 
 
 def test_the_next_runs_header_ends_a_runs_output(viewer: tuple[TestClient, str], run: RunningRun) -> None:
