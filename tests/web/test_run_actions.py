@@ -115,7 +115,8 @@ def test_run_again_on_a_running_run_queues_another(operator: tuple[TestClient, s
     client.post(f"/executions/{run_id}/rerun", data={"csrf_token": csrf}, follow_redirects=False)
     [new] = [r for r in web_store.executions.list(limit=5) if r.id != run_id]
     page = client.get(f"/executions/{run_id}").text
-    assert f"Queued another run of payroll (#{new.id})" in page and 'data-action="run-again"' in page
+    assert f"Queued another run of payroll (#{new.id}); it starts when the task&#39;s current run has ended." in page
+    assert 'data-action="run-again"' in page
     assert 'data-action="retry"' not in page
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from smartcron.domain.alert_rules import RULE_NAME, RuleKind
-from smartcron.domain.enums import Severity
+from smartcron.domain.enums import OverlapPolicy, Severity
 from smartcron.errors import ConflictError, UserError
 from smartcron.services.cancel import describe_cancel
 from smartcron.web.actions import Actions
@@ -88,11 +88,20 @@ async def rerun_execution(request: Request, principal: Operator, execution_id: E
             "a new run as Run now makes, not one of the task's automatic retries."
         )
     else:
-        message = (
-            f"Queued another run of {run.task_name} (#{queued.execution_id}); the runner starts it within a second."
+        message = f"Queued another run of {run.task_name} (#{queued.execution_id}); " + _when_it_starts(
+            request.app.state.store.tasks.get(run.task_name).spec.overlap, busy=not run.status.is_final
         )
     flash(request, message, link=(f"/executions/{queued.execution_id}", f"open run #{queued.execution_id}"))
     return _back(f"/executions/{execution_id}")
+
+
+def _when_it_starts(overlap: OverlapPolicy, *, busy: bool) -> str:
+    """When a manual run queued beside a live one starts, by the task's overlap policy."""
+    if not busy or overlap is OverlapPolicy.ALLOW:
+        return "the runner starts it shortly."
+    if overlap is OverlapPolicy.REPLACE:
+        return "the task's overlap policy is replace: it stops the running run and takes its place."
+    return "it starts when the task's current run has ended."
 
 
 EDITABLE_TEXT = ("description", "schedule", "timezone")
