@@ -79,6 +79,10 @@ class NotFoundError(UserError):
     """No such object."""
 
 
+class ConflictError(UserError):
+    """The object is no longer in a state that allows this (a run that has already ended)."""
+
+
 class StoreError(SmartcronError):
     """The database failed."""
 

@@ -19,7 +19,7 @@ from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim
 from tests.web.conftest import NOW, add_task
 
-PUBLIC = {"/login", "/healthz", "/logout"}
+PUBLIC = {"/login", "/healthz", "/logout", "/favicon.ico"}
 PARAMS = {"name": "nightly", "execution_id": "1", "alert_id": "1"}
 
 

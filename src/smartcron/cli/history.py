@@ -47,20 +47,24 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-@click.command("runs")
+@click.group("runs", invoke_without_command=True)
 @click.option("--task", "task_name", metavar="NAME", help="Only runs of this task.")
 @click.option("--status", type=click.Choice([s.value for s in ExecutionStatus]), help="Only runs with this status.")
 @click.option(
     "--limit", type=click.IntRange(1, MAX_LIMIT), default=50, show_default=True, help="How many runs, newest first."
 )
 @json_option
-@pass_app
-def runs_cmd(app: AppContext, task_name: str | None, status: str | None, limit: int, as_json: bool) -> None:
-    """The history of runs, newest first.
+@click.pass_context
+def runs_cmd(ctx: click.Context, task_name: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """The history of runs, newest first; `smartcron runs cancel ID` stops one.
 
     Every slot that came due has a row: runs (success, failed, timeout, killed, abandoned) and slots
     that did not run (missed, skipped). `smartcron logs ID` prints one run's full output.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(AppContext)
+    assert app is not None  # the root command made it
     store = app.store
     task_id = store.tasks.get(task_name).id if task_name else None
     wanted = ExecutionStatus(status) if status else None
@@ -78,6 +82,29 @@ def runs_cmd(app: AppContext, task_name: str | None, status: str | None, limit: 
     for row in [header, *rows]:
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
         click.echo("  ".join([*cells, str(row[-1])]).rstrip())
+
+
+@runs_cmd.command("cancel")
+@click.argument("execution_id", type=click.IntRange(min=1), metavar="EXECUTION_ID")
+@json_option
+@pass_app
+def runs_cancel_cmd(app: AppContext, execution_id: int, as_json: bool) -> None:
+    """Cancel a queued or running run.
+
+    A queued run is cancelled at once. A running run is marked, and the runner that runs it (on
+    whichever node) stops its process group within a few seconds, at its next lease renewal: TERM,
+    then KILL after the task's kill_grace; the run is recorded as cancelled, "cancelled by
+    cli:USER". Exit status 2, with one line, for an unknown id or a run that has already ended.
+    The cancel is recorded in the audit log.
+    """
+    from smartcron.cli.tasks import cli_actor
+    from smartcron.services.cancel import cancel_run, describe_cancel
+
+    run = cancel_run(app.store, execution_id, by=cli_actor())
+    if as_json:
+        echo_json(execution_to_dict(run) | {"cancel_requested_by": run.cancel_requested_by})
+        return
+    click.echo(describe_cancel(run))
 
 
 def _table_row(execution: Execution, zone: ZoneInfo) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
-from smartcron.errors import NotFoundError, StoreError, UserError
+from smartcron.errors import ConflictError, NotFoundError, StoreError
 from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.execution_rows import (
     FAILURES,
@@ -235,8 +235,8 @@ class ExecutionRepository:
     def request_cancel(self, execution_id: int, *, by: str, now: datetime) -> Execution:
         """Ask for a run to stop. A ``scheduled`` row ends here, ``cancelled``; a ``running`` row is
         marked, and its runner (whichever node owns it) ends its process group at its next lease
-        renewal and records ``cancelled``. Returns the row as it now is; raises UserError for a
-        run that has already ended, NotFoundError for no such run."""
+        renewal and records ``cancelled``. Returns the row as it now is; raises ConflictError for
+        a run that has already ended, NotFoundError for no such run."""
         reason = f"cancelled by {by}"[:REASON_LENGTH]
         with write_transaction(self._engine) as conn:
             locked = conn.execute(select(e.c.id).where(e.c.id == execution_id).with_for_update()).first()
@@ -255,7 +255,7 @@ class ExecutionRepository:
                     .values(cancel_requested_at=now, cancel_requested_by=by[:128])
                 )
             else:
-                raise UserError(f"execution {execution_id} has already ended ({current.status})")
+                raise ConflictError(f"execution {execution_id} has already ended ({current.status})")
             updated = conn.execute(with_task_name().where(e.c.id == execution_id)).mappings().first()
         assert updated is not None
         return row_to_execution(updated)

@@ -12,8 +12,10 @@ from smartcron.alerts.service import AlertService
 from smartcron.config import Settings
 from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Trigger
+from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.registry.service import Registry
+from smartcron.services.cancel import cancel_run
 from smartcron.store import Store
 from smartcron.web.auth import Principal
 
@@ -31,12 +33,25 @@ class Actions:
         self._actor = f"web:{principal.actor}"
         self._registry = Registry(store, settings, actor=self._actor)
 
-    def run_now(self, name: str) -> Queued:
+    def run_now(self, name: str, *, again_of: int | None = None) -> Queued:
+        """Queue a manual run; ``again_of`` is the run whose page asked for it ("Run again", "Retry")."""
         task = self._store.tasks.get(name)
         now = self._store.database_now()
         execution_id = self._store.executions.enqueue(task.id, scheduled_for=now, trigger=Trigger.MANUAL)
-        self._store.audit.record(self._actor, "task.run", name, {"execution_id": execution_id}, now=now)
+        details: dict[str, Any] = {"execution_id": execution_id}
+        if again_of is not None:
+            details["again_of"] = again_of
+        self._store.audit.record(self._actor, "task.run", name, details, now=now)
         return Queued(task=name, execution_id=execution_id)
+
+    def run_again(self, execution_id: int) -> tuple[Execution, Queued]:
+        """A new manual run of the task of run ``execution_id``; that run and the queued one."""
+        run = self._store.executions.get(execution_id)
+        return run, self.run_now(run.task_name, again_of=run.id)
+
+    def cancel(self, execution_id: int) -> Execution:
+        """Stop a run (:func:`smartcron.services.cancel.cancel_run`)."""
+        return cancel_run(self._store, execution_id, by=self._actor)
 
     def pause(self, name: str) -> Task:
         return self._registry.pause(name, now=self._store.database_now())

@@ -20,6 +20,7 @@ from smartcron.web.conditional import ConditionalGetMiddleware
 from smartcron.web.errors import install_error_handlers
 from smartcron.web.headers import SecurityHeadersMiddleware
 from smartcron.web.live_events import ChangeFeed
+from smartcron.web.livelog import RunOutputReader
 from smartcron.web.metrics import MetricsExposition
 from smartcron.web.panels import ScorecardCache
 from smartcron.web.rendering import make_templates
@@ -41,7 +42,7 @@ def create_app(
     """The application. Without ``store`` it opens (and on shutdown closes) one from ``settings``.
     ``live_interval`` is how often, in seconds, live pages learn of changes in the database."""
     from smartcron.services.setup import ensure_secret_key
-    from smartcron.web.routes import actions, api, events, pages, system
+    from smartcron.web.routes import actions, api, events, pages, run_page, system
 
     owned = store is None
     the_store = store if store is not None else open_store(settings)
@@ -73,6 +74,7 @@ def create_app(
     app.state.activity = ActivityCache(the_store, the_clock)
     app.state.scorecard = ScorecardCache(the_store, settings, the_clock)
     app.state.success_window = SuccessWindow(the_store)
+    app.state.run_output = RunOutputReader(settings.log_dir)
     app.state.live_feed = ChangeFeed(the_store, settings, the_clock, interval=live_interval)
 
     app.add_middleware(
@@ -86,7 +88,7 @@ def create_app(
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, pages, events, actions, api):
+    for module in (system, pages, run_page, events, actions, api):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

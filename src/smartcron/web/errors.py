@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartcron.errors import NotFoundError, SmartcronError, StoreUnavailableError, UserError
+from smartcron.errors import ConflictError, NotFoundError, SmartcronError, StoreUnavailableError, UserError
 from smartcron.web.auth import Forbidden, LoginRequired
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return _answer(request, 404, exc.message)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> Response:
+        return _answer(request, 409, exc.message)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:

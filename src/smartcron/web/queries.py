@@ -214,6 +214,39 @@ def task_names(store: Store) -> list[str]:
         return [r[0] for r in conn.execute(select(t.c.name).order_by(t.c.name))]
 
 
+def runs_of_tasks_named_like(
+    store: Store,
+    text: str | None,
+    *,
+    status: ExecutionStatus | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[Execution]:
+    """Runs, newest first, of the tasks whose name contains ``text`` (any case; all tasks when
+    empty). A name given exactly reads that task's history by slot (:func:`task_history`)."""
+    if not text:
+        return store.executions.list(status=status, limit=limit, before_id=before_id)
+    with store.engine.connect() as conn:
+        exact = conn.execute(select(t.c.id).where(t.c.name == text)).scalar_one_or_none()
+    if exact is not None:
+        return task_history(store, int(exact), status=status, limit=limit, before_id=before_id)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    matching = select(t.c.id).where(t.c.name.ilike(f"%{escaped}%", escape="\\"))
+    query = (
+        select(e, t.c.name.label("task_name"))
+        .join(t, t.c.id == e.c.task_id)
+        .where(e.c.task_id.in_(matching))
+        .order_by(e.c.id.desc())
+        .limit(max(1, min(limit, MAX_PAGE)))
+    )
+    if status is not None:
+        query = query.where(e.c.status == status.value)
+    if before_id is not None:
+        query = query.where(e.c.id < before_id)
+    with store.engine.connect() as conn:
+        return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+
 def task_history(
     store: Store,
     task_id: int,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
@@ -60,6 +63,19 @@ def format_percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
+def format_setting(value: Any, key: str = "", spec: Mapping[str, Any] | None = None) -> str:
+    """A task-file value as plain text for a person: a command as a shell would read it (a shell
+    script as itself), anything else as in JSON. Plain text, so autoescaping shows ``>&2`` as
+    written (``tojson`` escapes ``<>&'`` for script blocks, which is wrong for display)."""
+    if key == "command" and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        if spec is not None and spec.get("shell") and len(value) == 1:
+            return str(value[0])
+        return shlex.join(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def _inert_output(value: Any) -> Any:
     """Every value printed by a template loses terminal escapes and control characters (markup
     built by the templates themselves is left alone); autoescaping then makes it plain text."""
@@ -82,6 +98,7 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         duration=format_duration,
         percent=format_percent,
         inert=make_inert,
+        setting=format_setting,
         status_class=lambda s: STATUS_CLASS.get(str(s), "muted"),
         query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
     )
@@ -92,12 +109,15 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
 def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
     """Render a page with what every page needs: who is logged in, the CSRF token, a flash message."""
     templates: Jinja2Templates = request.app.state.templates
-    flash = request.session.pop("flash", None) if not request.headers.get("hx-request") else None
+    fragment = bool(request.headers.get("hx-request"))
+    flash = request.session.pop("flash", None) if not fragment else None
+    link = request.session.pop("flash_link", None) if not fragment else None
     base = {
         "request": request,
         "principal": principal_of(request),
         "csrf": csrf_token(request),
         "flash": flash if isinstance(flash, str) else None,
+        "flash_link": link if isinstance(link, list) and len(link) == 2 else None,
         "now": request.app.state.clock.now(),
         "path": request.url.path,
     }
@@ -108,5 +128,10 @@ def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 
-def flash(request: Request, message: str) -> None:
+def flash(request: Request, message: str, *, link: tuple[str, str] | None = None) -> None:
+    """A message for the next page; ``link`` is (a path on this site, its text), shown after it."""
     request.session["flash"] = message[:300]
+    if link is not None and link[0].startswith("/") and not link[0].startswith("//"):
+        request.session["flash_link"] = [link[0][:200], link[1][:100]]
+    else:
+        request.session.pop("flash_link", None)

@@ -10,22 +10,29 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from smartcron.domain.alert_rules import RULE_NAME, RuleKind
-from smartcron.domain.enums import Severity
-from smartcron.errors import UserError
+from smartcron.domain.enums import OverlapPolicy, Severity
+from smartcron.errors import ConflictError, UserError
+from smartcron.services.cancel import describe_cancel
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator
-from smartcron.web.rendering import flash
+from smartcron.web.rendering import flash, render
+from smartcron.web.routes.run_page import RETRYABLE, run_state_context
 from smartcron.web.routes.system import safe_next
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Principal, Depends(require_operator)]
 Admin = Annotated[Principal, Depends(require_admin)]
 TaskName = Annotated[str, Path(min_length=1, max_length=128)]
+ExecutionId = Annotated[int, Path(ge=1, le=2**62)]
 Next = Annotated[str, Form(max_length=2000)]
 
 
 def _back(next_url: str) -> Response:
     return RedirectResponse(safe_next(next_url), status_code=303)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _actions(request: Request, principal: Principal) -> Actions:
@@ -51,6 +58,50 @@ async def resume_task(request: Request, principal: Operator, name: TaskName, nex
     _actions(request, principal).resume(name)
     flash(request, f"Resumed {name}.")
     return _back(next)
+
+
+@router.post("/executions/{execution_id}/cancel")
+async def cancel_execution(request: Request, principal: Operator, execution_id: ExecutionId) -> Response:
+    """Cancel a queued or running run. From the run's page (htmx) the answer is its new state;
+    otherwise a flash message and back to the run's page."""
+    try:
+        run = _actions(request, principal).cancel(execution_id)
+        message = _sentence(describe_cancel(run))
+    except ConflictError as exc:
+        if not request.headers.get("hx-request"):
+            raise
+        run, message = request.app.state.store.executions.get(execution_id), _sentence(exc.message)
+    if request.headers.get("hx-request"):
+        return render(request, "partials/run_state.html", run_state_context(request, run) | {"message": message})
+    flash(request, message)
+    return _back(f"/executions/{execution_id}")
+
+
+@router.post("/executions/{execution_id}/rerun")
+async def rerun_execution(request: Request, principal: Operator, execution_id: ExecutionId) -> Response:
+    """ "Run again" (a queued or running run) and "Retry" (a failed or timed-out one): both queue a
+    new manual run of the task, as Run now does."""
+    run, queued = _actions(request, principal).run_again(execution_id)
+    if run.status in RETRYABLE:
+        message = (
+            f"Retry of run #{run.id}: queued a manual run of {run.task_name} (#{queued.execution_id}), "
+            "a new run as Run now makes, not one of the task's automatic retries."
+        )
+    else:
+        message = f"Queued another run of {run.task_name} (#{queued.execution_id}); " + _when_it_starts(
+            request.app.state.store.tasks.get(run.task_name).spec.overlap, busy=not run.status.is_final
+        )
+    flash(request, message, link=(f"/executions/{queued.execution_id}", f"open run #{queued.execution_id}"))
+    return _back(f"/executions/{execution_id}")
+
+
+def _when_it_starts(overlap: OverlapPolicy, *, busy: bool) -> str:
+    """When a manual run queued beside a live one starts, by the task's overlap policy."""
+    if not busy or overlap is OverlapPolicy.ALLOW:
+        return "the runner starts it shortly."
+    if overlap is OverlapPolicy.REPLACE:
+        return "the task's overlap policy is replace: it stops the running run and takes its place."
+    return "it starts when the task's current run has ended."
 
 
 EDITABLE_TEXT = ("description", "schedule", "timezone")

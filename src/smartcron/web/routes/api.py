@@ -160,6 +160,21 @@ def get_execution_log(request: Request, _: Viewer, execution_id: Id) -> LogOut:
     return LogOut(execution_id=run.id, found=log.found, truncated=log.truncated, text=log.text)
 
 
+@router.post(
+    "/executions/{execution_id}/cancel",
+    response_model=ExecutionOut,
+    summary="Cancel a queued or running run",
+    responses={409: {"description": "The run has already ended"}},
+)
+async def cancel_execution(request: Request, principal: Operator, execution_id: Id) -> ExecutionOut:
+    """A queued run ends `cancelled` at once. A running run is marked (`cancel_requested_at`,
+    `cancel_requested_by`) and its runner stops its process group at its next lease renewal (TERM,
+    the task's grace, KILL), recording `cancelled` with the reason "cancelled by web:WHO". The answer
+    is the run as it is now."""
+    run = Actions(request.app.state.store, request.app.state.settings, principal).cancel(execution_id)
+    return ExecutionOut.of(run)
+
+
 @router.get("/alerts", response_model=list[AlertOut], summary="Alerts, newest first")
 def list_alerts(
     request: Request,

@@ -98,6 +98,8 @@ class ExecutionOut(BaseModel):
     truncated: bool
     node: str | None
     retry_of: int | None
+    cancel_requested_at: datetime | None
+    cancel_requested_by: str | None
 
     @classmethod
     def of(cls, run: Execution) -> ExecutionOut:
@@ -124,6 +126,8 @@ class ExecutionOut(BaseModel):
             truncated=run.truncated,
             node=run.node,
             retry_of=run.retry_of,
+            cancel_requested_at=run.cancel_requested_at,
+            cancel_requested_by=run.cancel_requested_by,
         )
 
 

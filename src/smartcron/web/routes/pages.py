@@ -10,21 +10,20 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from smartcron.domain.enums import ExecutionStatus, Role
-from smartcron.domain.execution import Execution
+from smartcron.errors import UserError
 from smartcron.web import queries
 from smartcron.web.auth import Principal, require_admin, require_viewer
 from smartcron.web.panels import alert_center, health_panel
 from smartcron.web.rendering import render
 from smartcron.web.schedule_view import describe_schedule, next_fire_times
-from smartcron.web.tasklog import make_inert, read_run_log
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Admin = Annotated[Principal, Depends(require_admin)]
-ExecutionId = Annotated[int, Path(ge=1, le=2**62)]
 TaskName = Annotated[str, Path(min_length=1, max_length=128)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Before = Annotated[int | None, Query(ge=1, le=2**62)]
+StatusFilter = Annotated[str | None, Query(max_length=32)]
 RECENT_LIMIT = 50
 
 
@@ -64,18 +63,24 @@ def grid_partial(
     return render(request, "partials/grid.html", _grid_context(request, category, q, offset))
 
 
-def _executions_context(
-    request: Request, task: str | None, status: ExecutionStatus | None, before: int | None
-) -> dict[str, Any]:
+def _status_filter(value: str | None) -> ExecutionStatus | None:
+    """The Runs form sends ``status=`` for "any"."""
+    if not value:
+        return None
+    try:
+        return ExecutionStatus(value)
+    except ValueError:
+        known = ", ".join(s.value for s in ExecutionStatus)
+        raise UserError(f"status {value[:40]!r}: expected one of {known}") from None
+
+
+def _executions_context(request: Request, task: str | None, status: str | None, before: int | None) -> dict[str, Any]:
     store = request.app.state.store
-    if task:
-        task_id = store.tasks.get(task).id
-        runs = queries.task_history(store, task_id, status=status, limit=RECENT_LIMIT, before_id=before)
-    else:
-        runs = store.executions.list(status=status, limit=RECENT_LIMIT, before_id=before)
+    wanted = _status_filter(status)
+    runs = queries.runs_of_tasks_named_like(store, task, status=wanted, limit=RECENT_LIMIT, before_id=before)
     return {
         "runs": runs,
-        "filters": {"task": task or "", "status": status.value if status else ""},
+        "filters": {"task": task or "", "status": wanted.value if wanted else ""},
         "statuses": [s.value for s in ExecutionStatus],
         "next_before": runs[-1].id if len(runs) == RECENT_LIMIT else None,
         "before": before,
@@ -87,7 +92,7 @@ def executions(
     request: Request,
     _: Viewer,
     task: Annotated[str | None, Query(max_length=128)] = None,
-    status: ExecutionStatus | None = None,
+    status: StatusFilter = None,
     before: Before = None,
 ) -> Response:
     return render(request, "executions.html", _executions_context(request, task, status, before))
@@ -98,31 +103,10 @@ def executions_partial(
     request: Request,
     _: Viewer,
     task: Annotated[str | None, Query(max_length=128)] = None,
-    status: ExecutionStatus | None = None,
+    status: StatusFilter = None,
     before: Before = None,
 ) -> Response:
     return render(request, "partials/executions.html", _executions_context(request, task, status, before))
-
-
-def _log_context(request: Request, run: Execution) -> dict[str, Any]:
-    store = request.app.state.store
-    task = store.tasks.get_by_id(run.task_id)
-    log = read_run_log(
-        request.app.state.settings.log_dir, category=task.spec.category, name=task.name, execution_id=run.id
-    )
-    return {"run": run, "log": log, "preview": make_inert(run.output or "")}
-
-
-@router.get("/executions/{execution_id}")
-def execution_page(request: Request, _: Viewer, execution_id: ExecutionId) -> Response:
-    run = request.app.state.store.executions.get(execution_id)
-    return render(request, "execution.html", _log_context(request, run))
-
-
-@router.get("/partials/executions/{execution_id}/log")
-def execution_log_partial(request: Request, _: Viewer, execution_id: ExecutionId) -> Response:
-    run = request.app.state.store.executions.get(execution_id)
-    return render(request, "partials/log.html", _log_context(request, run))
 
 
 def _task_context(request: Request, name: str) -> dict[str, Any]:

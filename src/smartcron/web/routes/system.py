@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from smartcron.errors import StoreUnavailableError
 from smartcron.web.accounts import Accounts
@@ -14,6 +15,7 @@ from smartcron.web.metrics import CONTENT_TYPE
 from smartcron.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
+FAVICON = Path(__file__).parent.parent / "static" / "favicon.svg"
 
 
 def safe_next(value: str | None) -> str:
@@ -79,6 +81,13 @@ def healthz(request: Request) -> Response:
     except StoreUnavailableError:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database_ms": round(latency * 1000, 2)})
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on every site; public, like the login page it shows on. An SVG: every
+    browser that asks takes one, whatever the name says."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/metrics")

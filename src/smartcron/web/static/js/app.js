@@ -47,3 +47,61 @@ document.addEventListener("htmx:configRequest", function (event) {
     }
   }, 1000);
 })();
+
+// A run's page: the elapsed time ticks from the run's start (as the server's clock saw it when it
+// rendered the fragment, so a wrong clock here does not matter), and a followed log stays scrolled
+// to its newest line unless the reader scrolled up.
+(function () {
+  function formatElapsed(ms) {
+    var seconds = Math.max(0, Math.floor(ms / 1000));
+    if (seconds < 60) {
+      return seconds + " s";
+    }
+    if (seconds < 3600) {
+      return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    }
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  window.setInterval(function () {
+    document.querySelectorAll("[data-elapsed-since]").forEach(function (element) {
+      var since = Date.parse(element.getAttribute("data-elapsed-since"));
+      var serverNow = Date.parse(element.getAttribute("data-now"));
+      if (isNaN(since) || isNaN(serverNow)) {
+        return;
+      }
+      if (element.smartcronSkew === undefined) {
+        element.smartcronSkew = serverNow - Date.now();
+      }
+      element.textContent = formatElapsed(Date.now() + element.smartcronSkew - since);
+    });
+  }, 1000);
+
+  var PINNED_WITHIN_PX = 24;
+
+  function follow(log) {
+    if (log.smartcronFollowing) {
+      return;
+    }
+    log.smartcronFollowing = true;
+    var pinned = true;
+    log.scrollTop = log.scrollHeight;
+    log.addEventListener("scroll", function () {
+      pinned = log.scrollTop + log.clientHeight >= log.scrollHeight - PINNED_WITHIN_PX;
+    });
+    if (typeof MutationObserver === "function") {
+      new MutationObserver(function () {
+        if (pinned) {
+          log.scrollTop = log.scrollHeight;
+        }
+      }).observe(log, { childList: true, characterData: true, subtree: true });
+    }
+  }
+
+  function followAll() {
+    document.querySelectorAll("pre[data-follow]").forEach(follow);
+  }
+
+  document.addEventListener("DOMContentLoaded", followAll);
+  document.addEventListener("htmx:load", followAll);
+})();
