@@ -9,6 +9,7 @@ import click
 
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.domain.alert_rules import parse_duration
+from smartcron.domain.schedule import parse_schedule
 from smartcron.domain.why_lines import next_lines, why_lines
 from smartcron.errors import UserError
 from smartcron.services.why import DEFAULT_WINDOW
@@ -46,13 +47,13 @@ def why_cmd(app: AppContext, task_name: str, since: str | None, as_json: bool) -
     seconds), consecutive slots with the same outcome and status share one line: "14:00:00-14:59:58
     CET  ran  1,800 times, all success". --json prints {"task", "timezone", "since", "until",
     "slots": [{slot, outcome, reason, execution_id, node, status, trigger, attempt, actor, dst}],
-    "next", "truncated", "state"}, every slot on its own.
+    "next", "truncated", "state"}, every slot on its own, times with the zone's offset.
     """
     from smartcron.services.why import explain_task
 
     store = app.store
     task = store.tasks.get(task_name)
-    zone = ZoneInfo(task.spec.timezone or app.settings.timezone)
+    zone = parse_schedule(task.spec.schedule, task.spec.timezone or app.settings.timezone, hash_key=task.name).timezone
     now = store.database_now()
     start = parse_since(since, zone, now) if since is not None else now - DEFAULT_WINDOW
     report = explain_task(store, app.settings, task.name, since=start, now=now)
@@ -61,9 +62,9 @@ def why_cmd(app: AppContext, task_name: str, since: str | None, as_json: bool) -
             {
                 "task": report.task,
                 "timezone": report.timezone,
-                "since": report.since.isoformat(),
-                "until": report.until.isoformat(),
-                "slots": [record.to_dict() for record in report.slots],
+                "since": report.since.astimezone(zone).isoformat(),
+                "until": report.until.astimezone(zone).isoformat(),
+                "slots": [record.to_dict(zone) for record in report.slots],
                 "next": [moment.astimezone(zone).isoformat() for moment in report.next],
                 "truncated": report.truncated,
                 "state": report.state,

@@ -83,9 +83,10 @@ class SlotExplanation:
     dst: str | None = None
     """What a daylight-saving change did to this slot."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, zone: ZoneInfo) -> dict[str, Any]:
+        """For JSON: times local to ``zone``, with their offsets."""
         return {
-            "slot": self.slot.isoformat(),
+            "slot": self.slot.astimezone(zone).isoformat(),
             "outcome": self.outcome.value,
             "reason": self.reason,
             "execution_id": self.execution_id,
