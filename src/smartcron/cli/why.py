@@ -77,8 +77,9 @@ def why_cmd(app: AppContext, task_name: str, since: str | None, as_json: bool) -
     if not lines:
         click.echo(f"no slot of {report.task} between {report.since.astimezone(zone):%Y-%m-%d %H:%M %Z} and now")
     width = max((len(line.outcome) for line in lines), default=0)
+    when_width = max((len(line.when) for line in lines), default=0)
     for line in lines:
-        click.echo(line.render(width))
+        click.echo(line.render(width, when_width))
     click.echo("next:" + (f" ({report.state})" if report.state else ""))
     for text in next_lines(report):
         click.echo(f"  {text}")

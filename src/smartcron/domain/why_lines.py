@@ -35,8 +35,8 @@ class WhyLine:
     count: int = 1
     execution_id: int | None = None
 
-    def render(self, outcome_width: int = 9) -> str:
-        return f"{self.when}  {self.outcome.ljust(outcome_width)}  {self.text}".rstrip()
+    def render(self, outcome_width: int = 9, when_width: int = 0) -> str:
+        return f"{self.when.ljust(when_width)}  {self.outcome.ljust(outcome_width)}  {self.text}".rstrip()
 
 
 def why_lines(report: WhyReport) -> list[WhyLine]:
