@@ -54,23 +54,21 @@ def explain_window(
     requested_by: Mapping[int, str] | None = None,
 ) -> WhyReport:
     """Explain every slot of ``task`` in ``(since, now]`` (see the module docstring)."""
-    ordered = sorted(rows, key=lambda r: (r.scheduled_for, r.attempt, r.id))
-    ctx = WhyContext(
+    ctx = WhyContext.build(
+        rows,
         task=task,
         schedule=schedule,
         now=now,
-        rows=ordered,
         changes=sorted(changes, key=lambda c: c.at),
         runners=runners,
         runner_fresh=runner_fresh,
         requested_by=requested_by or {},
     )
     slots, truncated = _slots(schedule, since, now)
-    in_window = [r for r in ordered if since < r.scheduled_for <= now]
     by_slot: dict[datetime, list[Execution]] = {}
-    for row in in_window:
+    for row in ctx.rows_between(since, now):
         by_slot.setdefault(row.scheduled_for, []).append(row)
-    summaries = [(*span, row) for row in ordered if (span := summary_range(row)) is not None]
+    summaries = [(*span, row) for row in ctx.rows if (span := summary_range(row)) is not None]
 
     records: list[SlotExplanation] = []
     for slot in slots:

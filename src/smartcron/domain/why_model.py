@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -117,6 +118,18 @@ class WhyReport:
     """Why those next times will not run (paused, disabled), when that is so."""
 
 
+_RUNNING_LOOKBACK = 100
+
+
+def _slot_of(row: Execution) -> datetime:
+    return row.scheduled_for
+
+
+def _start_of(row: Execution) -> datetime:
+    assert row.started_at is not None
+    return row.started_at
+
+
 def local_time(moment: datetime, zone: ZoneInfo, *, seconds: bool) -> str:
     """``2026-03-28 02:30 CET`` (with seconds for a schedule with seconds)."""
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
@@ -138,6 +151,56 @@ class WhyContext:
     """A runner whose newest heartbeat is younger than this is alive."""
     requested_by: Mapping[int, str] = field(default_factory=dict)
     """Manual runs' execution ids -> who asked (the audit log's ``task.run``)."""
+    slot_keys: Sequence[datetime] = ()
+    """``rows``' slots, in the same order: for finding rows by slot with bisect."""
+    signs: Sequence[datetime] = ()
+    """Every time a row was started or written, ascending: when a runner was last seen."""
+    started: Mapping[Trigger, Sequence[Execution]] = field(default_factory=dict)
+    """First attempts that were not missed or skipped, by trigger, by slot."""
+    by_start: Sequence[Execution] = ()
+    """Rows that started, by the time they started."""
+
+    @classmethod
+    def build(cls, rows: Sequence[Execution], **given: Any) -> WhyContext:
+        ordered = sorted(rows, key=lambda r: (r.scheduled_for, r.attempt, r.id))
+        signs = sorted(moment for r in ordered for moment in (r.started_at, r.finished_at) if moment is not None)
+        started: dict[Trigger, list[Execution]] = {}
+        for r in ordered:
+            if r.attempt == 0 and r.status not in (ExecutionStatus.MISSED, ExecutionStatus.SKIPPED):
+                started.setdefault(r.trigger, []).append(r)
+        keys = [r.scheduled_for for r in ordered]
+        by_start = sorted((r for r in ordered if r.started_at is not None), key=_start_of)
+        return cls(rows=ordered, slot_keys=keys, signs=signs, started=started, by_start=by_start, **given)
+
+    def running_at(self, moment: datetime, *, besides: int) -> Execution | None:
+        """The latest started row (not ``besides``) still running at ``moment``; looks back over
+        ``_RUNNING_LOOKBACK`` starts at most (more only when runs overlap freely)."""
+        index = bisect_right(self.by_start, moment, key=_start_of)
+        for row in self.by_start[max(0, index - _RUNNING_LOOKBACK) : index][::-1]:
+            if row.id != besides and (row.finished_at is None or row.finished_at >= moment):
+                return row
+        return None
+
+    def first_started(self, trigger: Trigger, after: datetime, until: datetime) -> Execution | None:
+        """The first attempt of ``trigger`` not missed or skipped whose slot lies in ``(after, until]``."""
+        rows = self.started.get(trigger, ())
+        index = bisect_right(rows, after, key=_slot_of)
+        found = rows[index] if index < len(rows) else None
+        return found if found is not None and found.scheduled_for <= until else None
+
+    def rows_between(self, after: datetime, until: datetime) -> Sequence[Execution]:
+        """Rows whose slot lies in ``(after, until]``, by slot."""
+        return self.rows[bisect_right(self.slot_keys, after) : bisect_right(self.slot_keys, until)]
+
+    def rows_back_from(self, until: datetime) -> Iterator[Execution]:
+        """Rows whose slot is at or before ``until``, newest slot first."""
+        for index in range(bisect_right(self.slot_keys, until) - 1, -1, -1):
+            yield self.rows[index]
+
+    def last_sign_before(self, moment: datetime) -> datetime | None:
+        """The last time before ``moment`` that a row was started or written."""
+        index = bisect_left(self.signs, moment)
+        return self.signs[index - 1] if index else None
 
     def local(self, moment: datetime) -> str:
         return local_time(moment, self.schedule.timezone, seconds=self.schedule.has_seconds)

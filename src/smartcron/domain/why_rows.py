@@ -92,26 +92,28 @@ def _detail(row: Execution) -> str:
 def _skipped(row: Execution, ctx: WhyContext) -> str:
     policy = ctx.task.spec.overlap
     decided = row.finished_at or row.scheduled_for
-    others = [r for r in ctx.rows if r.id != row.id and r.scheduled_for <= decided]
-    running = [
-        r
-        for r in others
-        if r.started_at is not None and r.started_at <= decided and (r.finished_at is None or r.finished_at > decided)
-    ]
     rule = f"overlap = {policy.value}"
     if policy is OverlapPolicy.QUEUE:
         rule += ", which keeps at most one run waiting"
-    if running:
-        previous = max(running, key=lambda r: r.started_at or r.scheduled_for)
-        return (
-            f"skipped for overlap: #{previous.id} (slot {ctx.local(previous.scheduled_for)}) was still running ({rule})"
-        )
-    waiting = [r for r in others if r.scheduled_for < row.scheduled_for and (r.started_at or ctx.now) > decided]
-    if waiting:
-        previous = max(waiting, key=lambda r: r.scheduled_for)
-        slot = ctx.local(previous.scheduled_for)
-        return f"skipped for overlap: #{previous.id} (slot {slot}) was waiting to start ({rule})"
+    running = ctx.running_at(decided, besides=row.id)
+    if running is not None:
+        slot = ctx.local(running.scheduled_for)
+        return f"skipped for overlap: #{running.id} (slot {slot}) was still running ({rule})"
+    waiting = next(
+        (r for r in ctx.rows_back_from(row.scheduled_for) if r.id != row.id and _waiting_at(r, decided)), None
+    )
+    if waiting is not None:
+        slot = ctx.local(waiting.scheduled_for)
+        return f"skipped for overlap: #{waiting.id} (slot {slot}) was waiting to start ({rule})"
     return f"skipped for overlap: the previous run was still going ({rule})"
+
+
+def _waiting_at(row: Execution, moment: datetime) -> bool:
+    if row.started_at is not None:
+        return row.started_at > moment
+    return row.status is ExecutionStatus.SCHEDULED or (
+        row.status is ExecutionStatus.CANCELLED and (row.finished_at or moment) > moment
+    )
 
 
 def _waiting(row: Execution, ctx: WhyContext) -> str:
@@ -137,23 +139,17 @@ def _missed(row: Execution, ctx: WhyContext) -> str:
 def _gap(slot: datetime, recorded: datetime, ctx: WhyContext) -> str:
     """No runner alive from T1 to T2: T1 the task's last sign of a runner before the slot (a row
     started or written), T2 when a runner came back and wrote the missed row."""
-    signs = [
-        moment
-        for r in ctx.rows
-        for moment in (r.started_at, r.finished_at)
-        if moment is not None and moment <= slot and r.scheduled_for < slot
-    ]
+    seen = ctx.last_sign_before(slot)
     back = ctx.local(recorded)
-    if not signs:
+    if seen is None:
         return f"no runner alive until {back}"
-    return f"no runner alive from {ctx.local(max(signs))} to {back}"
+    return f"no runner alive from {ctx.local(seen)} to {back}"
 
 
 def _why_not_caught_up(row: Execution, recorded: datetime, ctx: WhyContext) -> str:
     spec = ctx.task.spec
-    later = [r for r in ctx.rows if row.scheduled_for < r.scheduled_for <= recorded and r.attempt == 0]
-    caught_up = next((r for r in later if r.trigger is Trigger.CATCHUP), None)
-    on_time = next((r for r in later if r.trigger is Trigger.SCHEDULE and r.status is not ExecutionStatus.MISSED), None)
+    caught_up = ctx.first_started(Trigger.CATCHUP, row.scheduled_for, recorded)
+    on_time = ctx.first_started(Trigger.SCHEDULE, row.scheduled_for, recorded)
     late = recorded - row.scheduled_for
     past_deadline = spec.starting_deadline is not None and late > timedelta(seconds=spec.starting_deadline)
     if spec.catchup is CatchupPolicy.NONE:
