@@ -11,10 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from smartcron.clock import FakeClock
-from smartcron.domain.enums import CatchupPolicy, ExecutionStatus
-from smartcron.domain.why_model import SlotExplanation
+from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, Trigger
+from smartcron.domain.why_model import SlotExplanation, WhyOutcome
 from smartcron.registry.service import Registry
+from smartcron.runner.scheduling.recovery import recover_own_rows
 from smartcron.store import Store
+from smartcron.store.executions import SlotClaim
 from tests.conftest import utc
 from tests.runner.runner_support import add_task, running_engine, runs_of, settings_for, settle
 from tests.services.why_support import why
@@ -128,3 +130,19 @@ def test_slots_before_the_task_was_added_say_so(store: Store, tmp_path: Path) ->
     records = why(store, settings, "late", since=T0 - MINUTE, now=T0 + 6 * MINUTE)
     added = "before the task was added (2026-03-02 10:07 UTC)"
     assert said(records) == [("10:00", "no record", added), ("10:05", "no record", added)]
+
+
+def test_slots_a_dead_runner_claimed_but_never_started_say_so(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    clock = FakeClock(utc(2026, 3, 2, 13, 30))
+    task = add_task(store, "hourly", ("true",), next_run_at=utc(2026, 3, 2, 14), schedule="0 * * * *", created=T0)
+    claims = [SlotClaim(task.id, utc(2026, 3, 2, hour), Trigger.SCHEDULE) for hour in (11, 12, 13)]
+    store.executions.claim(claims, node="node-a", token="dead-claim", now=utc(2026, 3, 2, 11))
+    with running_engine(settings, store, clock, role="runner") as engine:
+        recover_own_rows(engine, clock.now(), startup=True)
+        engine.run_pass(clock.now())
+        settle(engine)
+    records = why(store, settings, "hourly", since=utc(2026, 3, 2, 10, 30), now=clock.now())
+    died = "claimed by node-a, but that runner died before starting it; catchup = latest let it go"
+    assert said(records)[:2] == [("11:00", "missed", died), ("12:00", "missed", died)]
+    assert (records[2].outcome, records[2].status) == (WhyOutcome.RAN, ExecutionStatus.SUCCESS)
