@@ -64,7 +64,7 @@ def explain_window(
         runner_fresh=runner_fresh,
         requested_by=requested_by or {},
     )
-    slots, truncated = _slots(schedule, since, now)
+    since, slots, truncated = _slots(schedule, since, now)
     by_slot: dict[datetime, list[Execution]] = {}
     for row in ctx.rows_between(since, now):
         by_slot.setdefault(row.scheduled_for, []).append(row)
@@ -93,19 +93,20 @@ def explain_window(
     )
 
 
-def _slots(schedule: Schedule, since: datetime, now: datetime) -> tuple[list[datetime], bool]:
-    found: list[datetime] = []
-    cursor = since
-    # Newest first would need the reverse walk; forward in chunks, keeping the newest MAX_SLOTS.
-    truncated = False
-    while True:
-        chunk = schedule.between(cursor, now, MAX_SLOTS)
-        found += chunk
-        if len(found) > MAX_SLOTS:
-            found, truncated = found[-MAX_SLOTS:], True
-        if len(chunk) < MAX_SLOTS:
-            return found, truncated
-        cursor = chunk[-1]
+def _slots(schedule: Schedule, since: datetime, now: datetime) -> tuple[datetime, list[datetime], bool]:
+    """The window's start and slots: all of them, or (truncated) the newest at most ``MAX_SLOTS``
+    with the start moved up to just before them."""
+    found = schedule.between(since, now, MAX_SLOTS + 1)
+    if len(found) <= MAX_SLOTS:
+        return since, found, False
+    start = since
+    while len(found) > MAX_SLOTS:
+        # Slots are mostly evenly spread: the newest MAX_SLOTS span about what these did; where
+        # they are not (a busy hour in a quiet day), halving what is left gets there too.
+        estimate = max(start, now - (found[MAX_SLOTS - 1] - found[0]))
+        start = estimate if estimate > start else start + (now - start) / 2
+        found = schedule.between(start, now, MAX_SLOTS + 1)
+    return start, found, True
 
 
 def _with_dst(
