@@ -146,3 +146,24 @@ def test_slots_a_dead_runner_claimed_but_never_started_say_so(store: Store, tmp_
     died = "claimed by node-a, but that runner died before starting it; catchup = latest let it go"
     assert said(records)[:2] == [("11:00", "missed", died), ("12:00", "missed", died)]
     assert (records[2].outcome, records[2].status) == (WhyOutcome.RAN, ExecutionStatus.SUCCESS)
+
+
+def test_slots_counted_by_one_summary_row_point_to_it(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home", runner_max_missed_rows=1)
+    clock = FakeClock(T0)
+    add_task(store, "sync", ("true",), next_run_at=T0, schedule=FIVE, catchup=CatchupPolicy.NONE)
+    with running_engine(settings, store, clock) as engine:
+        engine.run_pass(clock.now())
+        settle(engine)
+        clock.set(T0 + 22 * MINUTE)
+        engine.run_pass(clock.now())
+    records = why(store, settings, "sync", since=T0 - MINUTE, now=T0 + 22 * MINUTE)
+    gap = "no runner alive from 2026-03-02 10:00 UTC to 2026-03-02 10:22 UTC"
+    summary = records[1]
+    counted = f"counted in #{summary.execution_id}: {summary.reason.split(': ', 1)[1]}"
+    assert summary.reason == (f"{gap}: 3 slots missed from 2026-03-02T10:05:00+00:00 to 2026-03-02T10:15:00+00:00")
+    assert said(records)[2:] == [
+        ("10:10", "missed", counted),
+        ("10:15", "missed", counted),
+        ("10:20", "missed", f"{gap}; catchup = none: slots missed while no runner ran are never run"),
+    ]
