@@ -16,12 +16,14 @@ from smartcron.clock import FakeClock
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.why_model import WhyOutcome
 from smartcron.store import Store
+from smartcron.store.executions import SlotClaim
 from tests.conftest import utc
 from tests.runner.runner_support import add_task, running_engine, runs_of, settings_for, settle
 from tests.services.why_support import ran, why
 
 T0 = utc(2026, 3, 2, 10)
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
 
 def test_a_slot_that_ran_names_the_run_its_node_status_and_duration(store: Store, tmp_path: Path) -> None:
@@ -127,3 +129,23 @@ def test_a_run_that_ended_without_an_exit_status_is_explained_by_its_reason(
     [record] = why(store, settings, "batch", since=T0 - MINUTE, now=T0 + MINUTE)
     assert (record.outcome, record.status, record.execution_id) == (WhyOutcome.RAN, status, row.id)
     assert record.reason == f"#{row.id} on node-a: {status.value} ({reason}) in 3 s"
+
+
+def test_the_run_a_skip_overlapped_is_named_even_when_its_slot_is_long_before_the_window(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    task = add_task(store, "long", ("true",), next_run_at=T0 + 10 * HOUR, created=T0 - MINUTE, schedule="0 * * * *")
+    [first] = ran(store, task, [T0], seconds=9 * 3600)  # a nine-hour run, as a runner records it
+    later = T0 + 8 * HOUR  # further back than the rows read for context
+    [skipped] = store.executions.claim(
+        [SlotClaim(task.id, later, Trigger.SCHEDULE, status=ExecutionStatus.SKIPPED, reason="overlap")],
+        node="node-a",
+        token="skip",
+        now=later,
+    )
+    records = why(store, settings, "long", since=later - MINUTE, now=later + MINUTE)
+    assert [(r.outcome, r.execution_id) for r in records] == [(WhyOutcome.SKIPPED, skipped.id)]
+    assert records[0].reason == (
+        f"skipped for overlap: #{first.id} (slot 2026-03-02 10:00 UTC) was still running (overlap = forbid)"
+    )
