@@ -41,10 +41,12 @@ def why_cmd(app: AppContext, task_name: str, since: str | None, as_json: bool) -
       no runner the task is pinned to nodes or tags no live runner has
       not due   a daylight-saving change: the time did not exist, or came twice
                 (Debian cron's rule, as the scheduler applies it)
+      waiting, running, cancelled (before it started)
+      no record before the task was added, or a slot of a schedule since changed
 
     Cancelled, timed-out, abandoned, superseded and unknown-outcome runs show the reason
     recorded with them. When there are more than 100 lines (a task every minute, or with
-    seconds), consecutive slots with the same outcome and status share one line: "14:00:00-14:59:58
+    seconds), three or more consecutive slots with the same outcome and status share one line: "14:00:00-14:59:58
     CET  ran  1,800 times, all success". --json prints {"task", "timezone", "since", "until",
     "slots": [{slot, outcome, reason, execution_id, node, status, trigger, attempt, actor, dst}],
     "next", "truncated", "state"}, every slot on its own, times with the zone's offset.
