@@ -167,3 +167,20 @@ def test_slots_counted_by_one_summary_row_point_to_it(store: Store, tmp_path: Pa
         ("10:15", "missed", counted),
         ("10:20", "missed", f"{gap}; catchup = none: slots missed while no runner ran are never run"),
     ]
+
+
+def test_a_due_slot_a_live_runner_has_not_planned_says_whether_that_is_odd(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(store, tmp_path / "home")
+    add_task(store, "sync", ("true",), next_run_at=T0, schedule=FIVE, created=T0 - MINUTE)
+    now = T0 + 5 * MINUTE + timedelta(seconds=20)
+    store.nodes.beat("node-a", "runner", now=now, info={"active": True, "tags": []})
+    records = why(store, settings, "sync", since=T0 - MINUTE, now=now)
+    assert said(records) == [
+        (
+            "10:00",
+            "waiting",
+            "not planned although node-a is alive: draining, or failing to claim "
+            "(see smartcron nodes and smartcron health)",
+        ),
+        ("10:05", "waiting", "due; a runner is alive and plans it at its next pass"),
+    ]

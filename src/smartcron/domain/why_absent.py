@@ -85,8 +85,16 @@ def _not_planned(slot: datetime, ctx: WhyContext) -> SlotExplanation:
             if alive:
                 seen += f" (alive: {', '.join(_described(r.name, r.tags) for r in alive)})"
         return SlotExplanation(slot, WhyOutcome.NO_RUNNER, f"runs only on {pinned}{seen}")
-    if alive:
+    if alive and ctx.now - slot <= ctx.runner_fresh:
         return SlotExplanation(slot, WhyOutcome.WAITING, "due; a runner is alive and plans it at its next pass")
+    if alive:
+        names = ", ".join(r.name for r in alive)
+        return SlotExplanation(
+            slot,
+            WhyOutcome.WAITING,
+            f"not planned although {names} {'is' if len(alive) == 1 else 'are'} alive: draining, or failing to "
+            "claim (see smartcron nodes and smartcron health)",
+        )
     newest_beat = max((r.last_beat for r in ctx.runners), default=None)
     if newest_beat is None:
         return SlotExplanation(slot, WhyOutcome.MISSED, "no runner has ever run: nothing plans the task's slots")
