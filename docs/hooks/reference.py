@@ -263,6 +263,7 @@ def alert_rules() -> str:
 
 def statuses() -> str:
     from smartcron.domain import enums
+    from smartcron.domain.why_model import WhyOutcome
 
     sections = [
         ("Execution statuses", enums.ExecutionStatus),
@@ -275,6 +276,7 @@ def statuses() -> str:
         ("Alert states", enums.AlertState),
         ("Health check results", enums.CheckStatus),
         ("Roles", enums.Role),
+        ("What `smartcron why` says of a slot", WhyOutcome),
     ]
     return "\n".join(f"### {title}\n\n" + _member_table(enum_class) for title, enum_class in sections)
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "exec": "smartcron.cli.exec:exec_cmd",
     "runs": "smartcron.cli.history:runs_cmd",
     "logs": "smartcron.cli.history:logs_cmd",
+    "why": "smartcron.cli.why:why_cmd",
     "install": "smartcron.cli.install:install_cmd",
     "uninstall": "smartcron.cli.install:uninstall_cmd",
     "health": "smartcron.cli.health:health_cmd",

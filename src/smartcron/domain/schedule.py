@@ -119,6 +119,17 @@ class Schedule:
             _check_drops(walked)
         return found
 
+    def wall_clock_between(self, start: datetime, end: datetime, limit: int) -> list[datetime]:
+        """The naive wall-clock times in ``[start, end)`` the expression matches, at most ``limit``,
+        whether or not they exist in the zone: what explaining a DST change needs."""
+        found: list[datetime] = []
+        for wall in self._wall_clock(start - timedelta(seconds=1), reverse=False):
+            if wall >= end or len(found) >= limit:
+                break
+            if wall >= start:
+                found.append(wall)
+        return found
+
     def _slots(self, start: datetime) -> Iterator[datetime]:
         """Slots after ``start`` in UTC, ascending, but possibly repeating or preceding ``start``."""
         if self.fixed_time:

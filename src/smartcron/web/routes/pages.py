@@ -16,6 +16,7 @@ from smartcron.web.auth import Principal, require_admin, require_viewer
 from smartcron.web.panels import alert_center, health_panel
 from smartcron.web.rendering import render
 from smartcron.web.schedule_view import describe_schedule, next_fire_times
+from smartcron.web.why_view import explain_recent
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 Viewer = Annotated[Principal, Depends(require_viewer)]
@@ -125,12 +126,15 @@ def _task_context(request: Request, name: str) -> dict[str, Any]:
         "history": queries.task_history(state.store, task.id, limit=RECENT_LIMIT),
         "success_rate": successes_7d / runs_7d if runs_7d else None,
         "runs_7d": runs_7d,
+        "now": now,
     }
 
 
 @router.get("/tasks/{name}")
 def task_page(request: Request, _: Viewer, name: TaskName) -> Response:
-    return render(request, "task.html", _task_context(request, name))
+    context = _task_context(request, name)
+    context["why"] = explain_recent(request.app.state, context["task"], context["now"])
+    return render(request, "task.html", context)
 
 
 @router.get("/partials/tasks/{name}")
