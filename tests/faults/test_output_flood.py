@@ -4,7 +4,11 @@ can, and twenty lines of 1 MB each.
 The runs end in success, the row keeps a bounded tail that says it is one, the task's log stops at
 the task's cap with the truncation marker, the daemon's memory stays bounded (its peak RSS is
 printed), and later runs go on. Output handling is the runner's, not the database's: the SQLite rig
-only (as in ``test_overlap_live.py``).
+only (as in ``test_overlap_live.py``). Except for binary output: NUL bytes are the database's
+business, so that test runs on the server databases.
+
+5 GB, not 1 GB: here the flooding run takes about 21 s (``yes | head -c``; the runner reads 64 KiB
+at a time).
 """
 
 from __future__ import annotations
@@ -101,6 +105,24 @@ def test_five_gigabytes_and_megabyte_lines_to_stdout_are_capped_and_the_runner_g
     peak = _peak_rss_kb(a)
     print(f"\n{FLOOD_BYTES / 1e9:g} GB flood run took {flooded.duration_ms} ms; daemon VmHWM {peak / 1024:.1f} MiB")
     assert peak < MEMORY_BOUND_KB, peak
+    assert a.stop() == 0, a.output
+    assert "Traceback" not in a.master_log + a.output
+    assert rig.wait_no_leftovers() == []
+
+
+def test_binary_output_with_nul_bytes_is_recorded_on_every_database(rig: FaultRig) -> None:
+    """PostgreSQL refuses NUL in text: such a preview could never be written, and its run, with every
+    run recorded in the same batch, stayed ``running`` for good. On the server databases (PostgreSQL
+    is where it failed)."""
+    task = rig.add_task(
+        "image_resize", ("sh", "-c", "head -c 100 /dev/zero; printf 'raw\\0bytes\\n'"), schedule=ONCE, retries=0
+    )
+    after = rig.add_task("after_binary", ("echo", "still here"), schedule=ONCE, retries=0)
+    a = rig.daemon("a")
+    run = _one_ended(rig, task)
+    assert (run.status, run.exit_code, run.output_bytes) == (S.SUCCESS, 0, 110), run
+    assert run.output == "\ufffd" * 100 + "raw\ufffdbytes\n"
+    assert _one_ended(rig, after).status is S.SUCCESS
     assert a.stop() == 0, a.output
     assert "Traceback" not in a.master_log + a.output
     assert rig.wait_no_leftovers() == []
