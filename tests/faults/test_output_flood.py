@@ -126,3 +126,25 @@ def test_binary_output_with_nul_bytes_is_recorded_on_every_database(rig: FaultRi
     assert a.stop() == 0, a.output
     assert "Traceback" not in a.master_log + a.output
     assert rig.wait_no_leftovers() == []
+
+
+def test_a_preview_as_long_as_the_setting_allows_is_recorded_on_every_database(rig: FaultRig) -> None:
+    """The default preview is 64 KiB, one byte more than MySQL's TEXT holds: in strict mode such a
+    run could never be recorded and stayed ``running`` for good; invalid bytes, shown as U+FFFD,
+    make a preview three times longer still. On the server databases (MariaDB is where it failed)."""
+    text = rig.add_task("big_report", ("sh", "-c", "yes 0123456789abcdef | head -c 200000"), schedule=ONCE, retries=0)
+    binary = rig.add_task(
+        "raw_dump", ("sh", "-c", "head -c 200000 /dev/zero | tr '\\0' '\\377'"), schedule=ONCE, retries=0
+    )
+    a = rig.daemon("a")
+    for task in (text, binary):
+        run = _one_ended(rig, task)
+        assert (run.status, run.exit_code, run.output_bytes) == (S.SUCCESS, 0, 200000), run
+        assert run.output is not None and run.output.startswith("[smartcron: "), run.output[:100]
+    [shown] = rig.rows(text)
+    assert shown.output is not None and len(shown.output.encode()) == PREVIEW_KB * 1024
+    [replaced] = rig.rows(binary)
+    assert replaced.output is not None and replaced.output.endswith("\ufffd" * 1000)
+    assert a.stop() == 0, a.output
+    assert "Traceback" not in a.master_log + a.output
+    assert rig.wait_no_leftovers() == []
