@@ -52,7 +52,8 @@ def _peak_rss_kb(node: Node) -> int:
 
 
 def _one_ended(rig: FaultRig, task: Task) -> Execution:
-    wait_for(lambda: [r.status for r in rig.rows(task)] not in ([], [S.RUNNING], [S.SCHEDULED]), task.spec.name)
+    ended = lambda: [r.status for r in rig.rows(task)] not in ([], [S.RUNNING], [S.SCHEDULED])  # noqa: E731
+    wait_for(ended, task.spec.name, bound=180)  # 5 GB through a pipe on a loaded machine: only a hang gets here
     [run] = rig.rows(task)
     return run
 
