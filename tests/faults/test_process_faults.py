@@ -1,9 +1,12 @@
 """Faults of the task processes themselves, under a real daemon: a grandchild that holds the pipe
-and ignores SIGTERM, a leader that leaves a grandchild behind, a run that hangs with no timeout.
+and ignores SIGTERM, a leader that leaves a grandchild behind, a run that hangs with no timeout, a
+run its dead runner left past its timeout.
 
 These are about processes and the runner's supervision, not about the database, so they run on
 the SQLite rig only (as in ``test_overlap_live.py``): a server database would add CI time and
-nothing these tests could catch.
+nothing these tests could catch. The health monitor runs as ``smartcron health`` (the very
+``HealthMonitor`` the daemon's chore runs): the chore's period (first run 10 s after start, then
+every 5 minutes) is no setting, and a test should not wait for it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
-from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from tests.faults.rig import FaultRig, Node, wait_for
@@ -90,7 +93,7 @@ def test_a_timed_out_run_whose_grandchild_ignores_term_and_holds_the_pipe_is_kil
     [first] = _ended(rig, task, 1)
     assert (first.status, first.reason) == (S.TIMEOUT, "timeout"), first
     assert (first.exit_code, first.signal) == (None, 15), first
-    assert first.error_category is not None and first.error_category.value == "recoverable"
+    assert first.error_category is ErrorCategory.RECOVERABLE
     assert _task_leftovers(rig, bound=0) == [], "recorded once the grandchild is gone (SIGKILL after the grace)"
     _run_now(rig, task)
     first_again, second = _ended(rig, task, 2)
