@@ -7,7 +7,7 @@ printed), and later runs go on. Output handling is the runner's, not the databas
 only (as in ``test_overlap_live.py``). Except for binary output: NUL bytes are the database's
 business, so that test runs on the server databases.
 
-5 GB, not 1 GB: here the flooding run takes about 21 s (``yes | head -c``; the runner reads 64 KiB
+5 GB, not 1 GB: here the flooding run takes 16 to 21 s (``yes | head -c``; the runner reads 64 KiB
 at a time).
 """
 
