@@ -85,6 +85,10 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
     assert decode_tail(b"ok \xff\xfe end") == "ok \ufffd\ufffd end"
 
 
+def test_nul_bytes_are_replaced_as_postgresql_refuses_them_in_text() -> None:
+    assert decode_tail(b"raw\0bytes\0") == "raw\ufffdbytes\ufffd"
+
+
 def test_unwritable_log_does_not_stop_the_run(tmp_path: Path) -> None:
     blocker = tmp_path / "tasks"
     blocker.write_text("a file where the log directory should be")

@@ -23,7 +23,7 @@ from sqlalchemy import (
     true,
 )
 
-from smartcron.store.types import ID, JsonText, UtcDateTime
+from smartcron.store.types import ID, JsonText, LongText, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -108,7 +108,7 @@ executions = Table(
     Column("max_rss_kb", Integer),
     # When the peak is known only to lie below a bound (the spawner's own high-water mark): KiB.
     Column("max_rss_kb_below", Integer),
-    Column("output", Text),
+    Column("output", LongText),
     Column("output_bytes", ID),
     Column("truncated", Boolean),
     # Supervision fields: set while the run is alive, cleared when it ends (they only matter then).

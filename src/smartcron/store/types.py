@@ -68,6 +68,22 @@ def from_millis(value: int) -> datetime:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class LongText(TypeDecorator[str]):
+    """Text that may pass 64 KiB: a run's output preview (up to ``runner.output_preview_kb``, and
+    more once invalid bytes are decoded as U+FFFD). MySQL's TEXT ends at 65,535 bytes, and in strict
+    mode a longer value is an error, so there it is MEDIUMTEXT (16 MiB)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "mysql":
+            from sqlalchemy.dialects import mysql  # only on MySQL: the import costs every command
+
+            return dialect.type_descriptor(mysql.MEDIUMTEXT())
+        return self.impl_instance
+
+
 class JsonText(TypeDecorator[Any]):
     """JSON kept as compact text: identical on all three databases, no dialect JSON quirks."""
 

@@ -34,11 +34,14 @@ class OutputSummary:
 
 
 def decode_tail(data: bytes) -> str:
-    """Decode a tail cut at an arbitrary byte: skip a partial UTF-8 character at the start."""
+    """Decode a tail cut at an arbitrary byte: skip a partial UTF-8 character at the start.
+
+    A NUL byte becomes U+FFFD like an invalid byte: PostgreSQL refuses NUL in text, and a row that
+    cannot be written would leave its run ``running`` for good."""
     start = 0
     while start < min(3, len(data)) and 0x80 <= data[start] <= 0xBF:
         start += 1
-    return data[start:].decode("utf-8", errors="replace")
+    return data[start:].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _open_log(path: Path) -> int:
