@@ -21,11 +21,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(240)]
 S = ExecutionStatus
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one outcome the database refuses blocks every later record of the node: "
-    "runner/scheduling/recorder.py Recorder._write_with_retries retries it forever on the recorder's only thread",
-)
 def test_an_outcome_the_database_refuses_does_not_stop_the_runner_recording_the_others(tmp_path: Path) -> None:
     rig = FaultRig("postgresql", tmp_path)
     try:

@@ -8,6 +8,11 @@ capped at a few seconds) until it is written; then its spool files go. A runner 
 the database is still away leaves the spooled outcomes for the next runner of the node. Whatever
 could not even be spooled is logged at ERROR one line per run (errors.log keeps it).
 
+A batch the database refuses for another reason than being away (a value it rejects, a
+constraint, a trigger) is written again one record at a time, so that one run it will not take
+holds up no other; that one is said (WARNING, with the database's words), stays in the spool, and
+is tried again on its own after growing pauses, up to REFUSED_LONGEST_PAUSE.
+
 A record waits until its run is *ready*: the row must hold the run's pid before its outcome lands,
 or the later pid update would mark the task as running again.
 """
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 FIRST_PAUSE = 0.05
 LONGEST_PAUSE = 5.0
+REFUSED_FIRST_PAUSE = 1.0
+REFUSED_LONGEST_PAUSE = 300.0
 BATCH_LIMIT = 2000
 GATHER_QUIET = 0.005
 GATHER_LONGEST = 0.1
@@ -53,6 +60,8 @@ class Record:
     ready: threading.Event = field(default_factory=threading.Event)
     spooled: bool = False
     """Its outcome is in the spool (put there by this recorder, or found there at start)."""
+    refusals: int = 0
+    """How many times in a row the database refused this record on its own."""
 
 
 Callback = Callable[[Sequence[Record], Sequence[Record]], None]
@@ -68,6 +77,7 @@ class Recorder:
         self._cond = threading.Condition()
         self._ready: list[Record] = []
         self._waiting: list[Record] = []  # submitted, not ready yet (kept apart: never rescanned per submit)
+        self._refused: list[tuple[float, Record]] = []  # (monotonic time to try again, record)
         self._in_flight = 0
         self._batch: list[Record] = []  # the batch being written
         self._pauses = 0
@@ -147,8 +157,8 @@ class Recorder:
         if self._thread is not None:
             self._thread.join()
         with self._cond:
-            left = self._ready + self._waiting
-            self._ready, self._waiting = [], []
+            left = self._ready + self._waiting + [record for _, record in self._refused]
+            self._ready, self._waiting, self._refused = [], [], []
         kept = [record for record in left if record.spooled]
         if kept and self.spool is not None:
             log.warning(
@@ -171,6 +181,7 @@ class Recorder:
             while True:
                 if self._stopping and self._gave_up:
                     return None
+                self._bring_back_refused()
                 if self._ready and (self._pauses == 0 or self._stopping):
                     gathering = self._gathering()
                     if gathering <= 0 or self._stopping or len(self._ready) >= BATCH_LIMIT:
@@ -184,6 +195,16 @@ class Recorder:
                 if self._stopping:
                     return None
                 self._cond.wait(0.5)
+
+    def _bring_back_refused(self) -> None:
+        # Under self._cond.
+        if not self._refused or self._stopping:
+            return
+        now = time.monotonic()
+        due = [record for at, record in self._refused if at <= now]
+        if due:
+            self._refused = [(at, record) for at, record in self._refused if at > now]
+            self._add_ready(due)
 
     def _gathering(self) -> float:
         """How much longer to wait for more ended runs before writing (0: write now)."""
@@ -209,35 +230,64 @@ class Recorder:
         written: list[Record] = []
         dropped: list[Record] = []
         for token, records in by_token.items():
-            ids = self._write_with_retries(records, token)
-            if ids is None:  # stopping with the database still failing: keep them for stop() to log
+            outcome = self._write_with_retries(records, token)
+            if outcome is None:  # stopping with the database still failing: keep them for stop() to log
                 with self._cond:
                     self._gave_up = True
                     self._ready.extend(records)
                 continue
-            for record in records:
+            ids, deferred = outcome
+            settled = [record for record in records if record.finish.execution_id not in deferred]
+            for record in settled:
                 (written if record.finish.execution_id in ids else dropped).append(record)
             if self.spool is not None:
-                self.spool.remove(r.finish.execution_id for r in records if r.spooled)
+                self.spool.remove(r.finish.execution_id for r in settled if r.spooled)
         return written, dropped
 
-    def _write_with_retries(self, records: list[Record], token: str | None) -> set[int] | None:
+    def _write_with_retries(self, records: list[Record], token: str | None) -> tuple[set[int], set[int]] | None:
+        """(ids written, ids deferred because the database refused them), or None when stopping
+        with the database still away."""
         finishes = [r.finish for r in records]
         pause = FIRST_PAUSE
         while True:
             try:
-                return self._store.executions.finish(finishes, token=token)
+                return self._store.executions.finish(finishes, token=token), set()
             except (SQLAlchemyError, StoreError) as exc:
                 self._keep(records, token)
+                if not is_unreachable(exc):
+                    return self._write_apart(records, token)
                 # An unreachable database is said once by connectivity.DatabaseStatus, not per try.
-                level = logging.DEBUG if is_unreachable(exc) else logging.WARNING
-                log.log(level, "cannot record %d run(s), retrying in %.2f s: %s", len(finishes), pause,
-                        first_line(exc), extra={"action": "record"})  # fmt: skip
+                log.debug("cannot record %d run(s), retrying in %.2f s: %s", len(finishes), pause,
+                          first_line(exc), extra={"action": "record"})  # fmt: skip
             with self._cond:
                 if self._stopping:
                     return None
             self._pause.wait(pause)
             pause = min(LONGEST_PAUSE, pause * 2) * random.uniform(0.75, 1.0)
+
+    def _write_apart(self, records: list[Record], token: str | None) -> tuple[set[int], set[int]]:
+        """The database refused the batch: write each record alone, and defer those it refuses."""
+        written: set[int] = set()
+        deferred: set[int] = set()
+        for record in records:
+            try:
+                written |= self._store.executions.finish([record.finish], token=token)
+                record.refusals = 0
+            except (SQLAlchemyError, StoreError) as exc:
+                deferred.add(record.finish.execution_id)
+                self._defer(record, exc)
+        return written, deferred
+
+    def _defer(self, record: Record, exc: BaseException) -> None:
+        pause = min(REFUSED_LONGEST_PAUSE, REFUSED_FIRST_PAUSE * 2.0 ** min(record.refusals, 16))
+        record.refusals += 1
+        if not is_unreachable(exc):
+            log.warning(
+                "cannot record this run, the database refuses it (kept in the spool; trying again in %.0f s): %s",
+                pause, first_line(exc), extra={"execution": record.finish.execution_id, "action": "record"},
+            )  # fmt: skip
+        with self._cond:
+            self._refused.append((time.monotonic() + pause, record))
 
     def _keep(self, records: list[Record], token: str | None) -> None:
         """Put in the spool the records that are not there yet."""
