@@ -67,4 +67,9 @@ def configure(log_dir: str | Path, component: str, *, verbose: bool = False, con
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)
         root.addHandler(stream)
+    # SQLAlchemy's pool logs a traceback (through logging's last resort: on stderr) for every
+    # connection whose reset fails as it is handed back, which is every connection in use when the
+    # server goes away. The pool discards such a connection by itself, and what the outage means
+    # is said once by the runner (runner/scheduling/connectivity.py); the traceback says nothing more.
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     root._smartcron_configured = (str(log_dir), component)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -18,7 +19,7 @@ from smartcron.domain.enums import ExecutionStatus
 from smartcron.errors import UserError
 from smartcron.runner.daemon import Daemon
 from smartcron.runner.runlock import daemon_starting_here, hold_runner_lock
-from smartcron.runner.scheduling.connectivity import DatabaseStatus, backoff
+from smartcron.runner.scheduling.connectivity import DatabaseStatus, backoff, is_unreachable
 from smartcron.runner.scheduling.engine import spool_of
 from smartcron.runner.scheduling.replay import replay_spool
 from smartcron.store import Store
@@ -154,3 +155,12 @@ def test_one_daemon_per_node_name_on_a_machine_and_a_starting_one_is_seen(tmp_pa
         with pytest.raises(UserError, match="already running on this machine"):
             hold_runner_lock(settings)
     assert not daemon_starting_here(settings)
+
+
+@pytest.mark.parametrize(
+    ("code", "unreachable"),
+    [(2013, True), (2006, True), (1213, False), (1205, False)],  # lost, gone away; deadlock, lock wait
+)
+def test_a_deadlock_victim_is_not_an_unreachable_database(code: int, unreachable: bool) -> None:
+    error = OperationalError("UPDATE ...", {}, pymysql.err.OperationalError(code, "as MySQL says it"))
+    assert is_unreachable(error) is unreachable

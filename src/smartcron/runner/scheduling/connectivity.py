@@ -35,6 +35,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from smartcron.clock import Clock
 from smartcron.errors import StoreUnavailableError
+from smartcron.store.engine import is_retryable
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,11 @@ def backoff(failures: int, rng: random.Random) -> float:
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if is_retryable(exc):  # a deadlock victim (MySQL says so with an OperationalError): tried again
+            return False
     return isinstance(exc, UNREACHABLE)
 
 
