@@ -146,11 +146,6 @@ def _running_for(rig: FaultRig, run_id: int, seconds: float) -> None:
     wait_for(long_enough, f"run {run_id} running for {seconds:g} s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run with no timeout is never checked for a hang: monitor/repair.py RunRepairer._deadline "
-    "returns None when timeout <= 0, and no check compares a run with the task's usual duration",
-)
 def test_a_run_with_no_timeout_that_hangs_far_past_its_usual_duration_is_flagged_hung_and_left_running(
     sqlite_rig: FaultRig,
 ) -> None:
@@ -172,7 +167,8 @@ def test_a_run_with_no_timeout_that_hangs_far_past_its_usual_duration_is_flagged
 
     assert checks["hung_tasks"]["status"] == "warn", checks["hung_tasks"]
     assert "ledger_close" in checks["hung_tasks"]["message"]
-    assert [alert.task_name for alert in rig.store.alerts.list(active_only=True)] == ["ledger_close"]
+    task_alerts = [(a.task_name, a.kind) for a in rig.store.alerts.list(active_only=True) if a.task_name]
+    assert task_alerts == [("ledger_close", "hung")]  # (a loaded machine may add a CPU alert of its own)
     [hung] = [r for r in rig.rows(task) if r.id == hung_id]
     assert hung.status is S.RUNNING and hung.pid is not None and psutil.pid_exists(hung.pid), "not killed"
     assert a.stop() == 0, a.output

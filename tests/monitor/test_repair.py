@@ -6,14 +6,16 @@ import os
 import subprocess
 from datetime import timedelta
 
+import pytest
+
 from smartcron.config import Settings
 from smartcron.domain.enums import CheckStatus, ErrorCategory, ExecutionStatus, Trigger
-from smartcron.domain.execution import Execution
+from smartcron.domain.execution import Execution, Outcome
 from smartcron.domain.health import CheckResult
 from smartcron.monitor.service import HealthMonitor
 from smartcron.runner.process.procinfo import live_group_members
 from smartcron.store import Store
-from smartcron.store.executions import SlotClaim
+from smartcron.store.executions import Finish, SlotClaim
 from tests.conftest import utc
 from tests.monitor.conftest import QUIET, Processes, add_task, minutes, running_row
 
@@ -222,3 +224,32 @@ def test_an_unattached_run_whose_process_carries_its_id_task_and_slot_is_alive(
 
     assert store.executions.get(ours.id).status is ExecutionStatus.RUNNING
     assert store.executions.get(theirs.id).status is ExecutionStatus.UNKNOWN_OUTCOME
+
+
+@pytest.mark.parametrize(("elapsed", "flagged"), [(239, False), (241, True)])
+def test_a_run_with_no_timeout_is_flagged_hung_past_four_times_its_usual_duration_and_left_running(
+    store: Store, settings: Settings, processes: Processes, elapsed: int, flagged: bool
+) -> None:
+    task_id = add_task(store, now=NOW - timedelta(days=1), timeout=0)
+    earlier = running_row(store, task_id, node=settings.node, started=NOW - timedelta(hours=3),
+                          lease_until=NOW, token="lease-0")  # fmt: skip
+    finish = Finish(earlier.id, task_id, Outcome(ExecutionStatus.SUCCESS, NOW - timedelta(hours=3) + minutes(1),
+                                                 exit_code=0, duration_ms=60_000))  # fmt: skip
+    assert store.executions.finish([finish], token="lease-0") == {earlier.id}
+    busy = processes.start("sleep", "600")
+    supervisor = processes.start("sleep", "600")
+    store.nodes.beat(settings.node, "runner", now=NOW - timedelta(seconds=5), pid=supervisor.pid)
+    # Usual: 60 s; allowed: max(4 x 60 s, 60 s + the 60 s margin) = 240 s.
+    row = running_row(store, task_id, node=settings.node, started=NOW - timedelta(seconds=elapsed),
+                      lease_until=NOW + minutes(1), pid=busy.pid)  # fmt: skip
+
+    report = HealthMonitor(store, settings, readers=QUIET).run(NOW)
+
+    hung = check(report.checks, "hung_tasks")
+    alerts = [(a.kind, a.severity.value) for a in store.alerts.list(active_only=True) if a.task_id == task_id]
+    if flagged:
+        assert hung.status is CheckStatus.WARN and "no timeout far past their usual duration" in hung.message
+        assert alerts == [("hung", "high")]
+    else:
+        assert hung.status is CheckStatus.OK and alerts == []
+    assert store.executions.get(row.id).status is ExecutionStatus.RUNNING and busy.poll() is None, "never killed"

@@ -12,7 +12,10 @@
   rows of this node become ``unknown_outcome`` (the process ended while nobody watched); retrying
   them is the runner's business, the alert service is told.
 * **Hung**: a ``running`` row of this node past timeout + kill grace + a margin: the runner failed to
-  end it, so its process group is killed and the row becomes ``timeout``.
+  end it, so its process group is killed and the row becomes ``timeout``. A run with no timeout
+  (``timeout = 0``, the registry's word for none) that has run four times its usual duration
+  (the longest of its last successful runs) and at least the margin longer than it is a *silent
+  hang*: flagged, with a HIGH alert for its task, and left running (nothing said it may be killed).
 * **Stale**: a ``scheduled`` row older than a bound while no runner is alive: nobody will start it
   on time, so it becomes ``missed`` instead of starting hours late.
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psutil
@@ -67,10 +70,15 @@ class Repaired:
     outcome: Outcome
 
 
+SILENT_HANG_FACTOR = 4
+
+
 @dataclass(frozen=True, slots=True)
 class RepairReport:
     checks: list[CheckResult]
     repaired: list[Repaired]
+    silent: list[Execution] = field(default_factory=list)
+    """Runs with no timeout far past their usual duration: flagged, not ended."""
 
 
 def _names(rows: Sequence[Execution]) -> str:
@@ -124,8 +132,12 @@ class RunRepairer:
         hung_ids = {item.execution.id for item in hung}
         remaining = [row for row in running if row.id not in hung_ids]
         dead_check, dead = self._end_dead(now, remaining, tasks, by_execution, heartbeats)
+        dead_ids = {item.execution.id for item in dead}
+        silent = self._silent_hangs(now, [row for row in remaining if row.id not in dead_ids], tasks)
+        if silent:
+            hung_check = _with_silent(hung_check, silent)
         stale_check, stale = self._end_stale(now, heartbeats)
-        return RepairReport([dead_check, hung_check, stale_check], hung + dead + stale)
+        return RepairReport([dead_check, hung_check, stale_check], hung + dead + stale, silent)
 
     # -- hung ---------------------------------------------------------------------------------
 
@@ -166,6 +178,21 @@ class RunRepairer:
         if remote:
             parts.append(f"{len(remote)} run(s) past their timeout on other nodes: {_names(remote)}")
         return CheckResult("hung_tasks", CheckStatus.WARN, float(len(overdue)), "; ".join(parts)), repaired
+
+    def _silent_hangs(self, now: datetime, running: Sequence[Execution], tasks: dict[int, Task]) -> list[Execution]:
+        found = []
+        margin = self.settings.health_hung_margin
+        for row in running:
+            task = tasks.get(row.task_id)
+            if task is None or task.spec.timeout > 0 or row.started_at is None:
+                continue
+            usual = self.store.run_stats.usual_duration_ms(task.id)
+            if usual is None:  # no run to compare with: nothing says this one is long
+                continue
+            allowed = max(SILENT_HANG_FACTOR * usual / 1000, usual / 1000 + margin)
+            if (now - row.started_at).total_seconds() > allowed:
+                found.append(row)
+        return found
 
     def _kill(self, row: Execution, members: Sequence[int]) -> None:
         """SIGKILL the run's process group, but only when it provably is the run's: its leader is
@@ -279,3 +306,9 @@ class RunRepairer:
                 )
                 repaired.append(Repaired(as_finished(row, outcome), task, outcome))
         return repaired
+
+
+def _with_silent(check: CheckResult, silent: Sequence[Execution]) -> CheckResult:
+    said = f"{len(silent)} run(s) with no timeout far past their usual duration, left running: {_names(silent)}"
+    message = said if check.status is CheckStatus.OK else f"{check.message}; {said}"
+    return CheckResult(check.name, CheckStatus.WARN, (check.value or 0.0) + len(silent), message)

@@ -17,6 +17,7 @@ from typing import Any
 from smartcron import __version__
 from smartcron.config import Settings
 from smartcron.domain.enums import CheckStatus, Severity
+from smartcron.domain.execution import Execution
 from smartcron.domain.health import CheckResult, worst_status
 from smartcron.monitor import checks
 from smartcron.monitor.metrics import record_metrics
@@ -51,6 +52,8 @@ ALERTS: dict[str, AlertPolicy] = {
     "wrapped_tasks": AlertPolicy("wrapped_late", Severity.HIGH, Severity.HIGH),
 }
 """The database check has none: when it fails there is nowhere to store an alert (errors.log has it)."""
+SILENT_HANG_ALERT = "hung"
+"""Raised per task for a run with no timeout far past its usual duration (``monitor.repair``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,7 @@ class HealthMonitor:
         record_metrics(self.store, settings, now, snapshot=snapshot, readers=self.readers, heartbeats=heartbeats)
 
         self._alert(results, repairs.repaired, now)
+        self._alert_silent_hangs(repairs.silent, now)
         # Indicators come after the results are stored: some read what this very run found.
         measured = {result.name for result in results}
         indicators = [result for result in scorecard(self.store, settings, now) if result.name not in measured]
@@ -152,6 +156,19 @@ class HealthMonitor:
         if finished:
             alerts.on_executions_finished(finished, now)
         alerts.evaluate_rules(now)
+
+    def _alert_silent_hangs(self, silent: Sequence[Execution], now: datetime) -> None:
+        """One HIGH alert per task whose run, with no timeout, runs far past its usual duration."""
+        if not silent:
+            return
+        from smartcron.alerts.service import AlertService
+
+        alerts = AlertService(self.store, self.settings)
+        for row in silent:
+            minutes = (now - row.started_at).total_seconds() / 60 if row.started_at else 0.0
+            message = (f"{row.task_name} run {row.id} has run {minutes:.0f} min, far past its usual duration, "
+                       "and has no timeout: it may be hung (left running)")  # fmt: skip
+            alerts.raise_alert(SILENT_HANG_ALERT, Severity.HIGH, message, now=now, task_id=row.task_id)
 
     @staticmethod
     def _log(report: HealthReport) -> None:

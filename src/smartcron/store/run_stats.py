@@ -150,3 +150,16 @@ class RunStatistics:
                 )
                 for r in conn.execute(query)
             ]
+
+    def usual_duration_ms(self, task_id: int, *, runs: int = 20) -> int | None:
+        """The longest of the task's last ``runs`` successful runs (milliseconds), None without any:
+        how long the task usually takes, as a yardstick for a run that has no timeout."""
+        recent = (
+            select(e.c.duration_ms)
+            .where(e.c.task_id == task_id, e.c.status == ExecutionStatus.SUCCESS.value, e.c.duration_ms.is_not(None))
+            .order_by(e.c.finished_at.desc())
+            .limit(runs)
+        )
+        with self._engine.connect() as conn:
+            durations = [int(value) for value in conn.execute(recent).scalars()]
+        return max(durations) if durations else None
