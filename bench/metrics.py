@@ -58,7 +58,7 @@ from smartcron.web.metrics_cache import MAX_AGE_SECONDS, CachedMetrics
 TARGET_P95_MS = 20.0
 TASKS = 10_000
 EXECUTIONS = {True: 10_000, False: 200_000}
-ROUNDS = {True: (8, 2), False: (40, 3)}  # measured rounds, warm-up rounds
+ROUNDS = {True: (20, 2), False: (60, 3)}  # measured rounds, warm-up rounds
 CONCURRENT_SCRAPES = 4
 SCENARIOS = ("uncached", "unchanged", "after_change", "after_max_age", "floor")
 
@@ -248,7 +248,7 @@ def report(run: Measurement) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10,000 executions, 8 rounds")
+    parser.add_argument("--quick", action="store_true", help="10,000 executions, 20 rounds")
     parser.add_argument("--executions", type=int, help="history size (default: 200,000; 10,000 with --quick)")
     parser.add_argument("--rounds", type=int)
     args = parser.parse_args()
