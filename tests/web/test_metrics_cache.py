@@ -7,11 +7,16 @@ import dataclasses
 import threading
 from collections.abc import Callable
 
+from fastapi.testclient import TestClient
+
 from smartcron.clock import FakeClock
-from smartcron.domain.enums import ExecutionStatus
+from smartcron.config import Settings
+from smartcron.domain.enums import ExecutionStatus, Role
 from smartcron.store import Store
 from smartcron.store.changes import StateSnapshot
-from smartcron.web.metrics import MetricsExposition
+from smartcron.web.accounts import Accounts
+from smartcron.web.app import create_app
+from smartcron.web.metrics import CONTENT_TYPE, MetricsExposition
 from smartcron.web.metrics_cache import CachedMetrics
 from tests.conftest import utc
 from tests.web.conftest import NOW, add_task
@@ -120,6 +125,23 @@ def test_the_kept_body_is_what_a_fresh_build_writes_for_the_same_data(store: Sto
 
     assert kept == MetricsExposition(store, clock).render()
     assert cache.builds == 2
+
+
+def test_a_kept_body_is_served_with_the_same_type_and_only_with_a_viewer_token(
+    settings: Settings, web_store: Store
+) -> None:
+    _finished_run(web_store, add_task(web_store, "nightly"), 0, ExecutionStatus.SUCCESS)
+    token, _ = Accounts(web_store, actor="test").create_token("prometheus", role=Role.VIEWER, now=NOW)
+    app = create_app(settings, web_store, clock=FakeClock(NOW))  # the clock stands still: one build
+    with TestClient(app) as client:
+        first = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        again = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        refused = client.get("/metrics")
+
+    assert app.state.metrics.builds == 1
+    assert again.status_code == 200 and again.headers["content-type"] == CONTENT_TYPE
+    assert again.content == first.content
+    assert refused.status_code == 401 and "smartcron_runs_total" not in refused.text
 
 
 class _Versions:
