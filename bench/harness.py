@@ -44,6 +44,7 @@ MODULES = (
     "tick_idle",
     "runner_rss",
     "dashboard",
+    "metrics",
     "rowsize",
     "alert_latency",
     "scaling",

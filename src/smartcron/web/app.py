@@ -22,6 +22,7 @@ from smartcron.web.headers import SecurityHeadersMiddleware
 from smartcron.web.live_events import ChangeFeed
 from smartcron.web.livelog import RunOutputReader
 from smartcron.web.metrics import MetricsExposition
+from smartcron.web.metrics_cache import CachedMetrics
 from smartcron.web.panels import ScorecardCache
 from smartcron.web.rendering import make_templates
 from smartcron.web.success_window import SuccessWindow
@@ -70,7 +71,8 @@ def create_app(
     app.state.clock = the_clock
     app.state.login_limiter = LoginRateLimiter(the_clock)
     app.state.templates = make_templates(settings.tzinfo)
-    app.state.metrics = MetricsExposition(the_store, the_clock)
+    exposition = MetricsExposition(the_store, the_clock)
+    app.state.metrics = CachedMetrics(exposition.render_stored, the_store.changes.snapshot, the_clock)
     app.state.activity = ActivityCache(the_store, the_clock)
     app.state.scorecard = ScorecardCache(the_store, settings, the_clock)
     app.state.success_window = SuccessWindow(the_store)

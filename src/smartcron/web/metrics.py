@@ -8,14 +8,18 @@ scrape stays cheap with millions of rows. Deleting old rows (retention) never lo
 With 1,000 tasks a scrape holds about 8,000 series. Building them as ``prometheus_client`` metric
 objects took ~60 ms per scrape (one Sample tuple, label dict and float formatting per series); the
 text is instead written here, and each task's lines are kept and rewritten only when that task's
-counters, name or last success change, so a scrape mostly joins strings it already has.
+counters, name or last success change, so a scrape mostly joins strings it already has. Between
+scrapes the joined text itself is kept (:mod:`smartcron.web.metrics_cache`); only the heartbeat
+ages are written at every scrape.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, type_coerce
 
@@ -127,11 +131,24 @@ HEARTBEAT_AGE = Family(
     "smartcron_runner_heartbeat_age_seconds", "gauge", "Seconds since each runner's last heartbeat.", ("node",)
 )
 FAMILIES = (RUNS, DURATIONS, LAST_SUCCESS, RUNNING, OPEN_ALERTS, HEARTBEAT_AGE)
-"""Every family ``/metrics`` serves, in order."""
+"""Every family ``/metrics`` serves, in order; the heartbeat ages come last because they are the one
+part written anew at every scrape."""
 
 RUNS_HEADER = RUNS.header
 DURATIONS_HEADER = DURATIONS.header
 LAST_SUCCESS_HEADER = LAST_SUCCESS.header
+
+
+def heartbeat_section(beats: Iterable[tuple[str, datetime]], now: datetime) -> bytes:
+    """The heartbeat-age family for (runner name, last heartbeat) pairs, by name: ages are taken at
+    ``now``, so this part is written at every scrape, never kept."""
+    lines = [HEARTBEAT_AGE.header]
+    lines.extend(
+        f'smartcron_runner_heartbeat_age_seconds{{node="{label_value(name)}"}} '
+        f"{number(max(0.0, (now - at).total_seconds()))}\n"
+        for name, at in sorted(beats)
+    )
+    return "".join(lines).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +177,19 @@ class MetricsExposition:
         self._raw_success = type_coerce(t.c.last_success_at, UTC_TIME.load_dialect_impl(self._dialect))
 
     def render(self) -> bytes:
+        """The whole exposition, built now from the database (no reuse between scrapes)."""
+        beats = [(beat.name, beat.heartbeat_at) for beat in self._store.nodes.all("runner")]
+        return self.render_stored() + heartbeat_section(beats, self._clock.now())
+
+    def render_stored(self) -> bytes:
+        """Every family but the heartbeat ages: what depends only on the database, not on the time
+        of the scrape (:class:`~smartcron.web.metrics_cache.CachedMetrics` keeps it between scrapes)."""
         with self._store.engine.connect() as conn:
             task_rows = conn.execute(select(t.c.id, t.c.name, self._raw_success).order_by(t.c.id)).all()
             open_alerts = conn.execute(
                 select(a.c.severity, func.count()).where(a.c.state != "resolved").group_by(a.c.severity)
             ).all()
         running = running_count(self._store)
-        beats = self._store.nodes.all("runner")
-        now = self._clock.now()
         with self._totals.lock:
             self._totals.refresh()
             for task_id in self._totals.changed:
@@ -185,12 +207,6 @@ class MetricsExposition:
         parts.extend(
             f'smartcron_open_alerts{{severity="{severity}"}} {number(counted.get(severity, 0))}\n'
             for severity in SEVERITIES
-        )
-        parts.append(HEARTBEAT_AGE.header)
-        parts.extend(
-            f'smartcron_runner_heartbeat_age_seconds{{node="{label_value(beat.name)}"}} '
-            f"{number(max(0.0, (now - beat.heartbeat_at).total_seconds()))}\n"
-            for beat in beats
         )
         return "".join(parts).encode()
 
