@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,6 +128,17 @@ def test_processes_of_a_run_are_found_by_their_environment(harness: SupervisorHa
     try:
         assert spawned.pid in find_processes_of(mine)
         assert find_processes_of(other) == []
+        # Killed only once the grandchild has left the session (else it would go with the group).
+        session = os.getsid(spawned.pid)
+
+        def escaped_yet() -> bool:
+            with contextlib.suppress(ProcessLookupError):
+                return any(os.getsid(pid) != session for pid in find_processes_of(mine))
+            return False
+
+        deadline = time.monotonic() + 30
+        while not escaped_yet() and time.monotonic() < deadline:
+            time.sleep(0.01)
         harness.supervisor.kill(spec.execution_id, "operator")
         escaped = int(harness.result(spec.execution_id).output)
         assert find_processes_of(mine) == [escaped]  # the group is gone; the escapee is still found
