@@ -13,7 +13,8 @@ from smartcron.config import Settings
 from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Trigger
 from smartcron.domain.execution import Execution
-from smartcron.domain.task import Task
+from smartcron.domain.task import Task, TaskOrigin
+from smartcron.domain.taskfile import spec_from_mapping
 from smartcron.registry.service import Registry
 from smartcron.services.cancel import cancel_run
 from smartcron.store import Store
@@ -58,6 +59,15 @@ class Actions:
 
     def resume(self, name: str) -> Task:
         return self._registry.resume(name, now=self._store.database_now())
+
+    def create(self, fields: Mapping[str, Any], *, origin: TaskOrigin) -> Task:
+        """Register a task from task-file keys (admins); checked like a task file entry."""
+        spec = spec_from_mapping(fields, default_timezone=self._settings.timezone)
+        return self._registry.add(spec, now=self._store.database_now(), origin=origin)
+
+    def delete(self, name: str, *, force: bool) -> None:
+        """Unregister a task (admins); one a task file declared only with ``force``."""
+        self._registry.remove(name, now=self._store.database_now(), keep_file_tasks=not force)
 
     def edit(self, name: str, changes: Mapping[str, Any]) -> Task:
         """Change some task-file keys of a task (admins); checked like a task file entry."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.openapi.models import Example
 
 from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.task import TaskOrigin
+from smartcron.errors import ConflictError, TaskSpecError
 from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
@@ -120,6 +123,81 @@ async def edit_task(
     since = state.clock.now() - queries.SUCCESS_WINDOW
     runs, successes = state.success_window.counts([task.id], since=since).get(task.id, (0, 0))
     return TaskOut.of(task, runs, successes)
+
+
+TASK_EXAMPLES: dict[str, Example] = {
+    "argv": {
+        "summary": "A command as an argument list",
+        "value": {
+            "name": "sync_vend_inventory",
+            "category": "vend",
+            "command": ["php", "/var/www/jobs/sync_vend_inventory.php"],
+            "schedule": "*/30 * * * *",
+            "timezone": "Pacific/Auckland",
+            "timeout": 300,
+            "retries": 3,
+        },
+    },
+    "shell": {
+        "summary": "A shell command line",
+        "value": {"name": "daily_report", "command": "report.sh | mail ops", "shell": True, "schedule": "@daily"},
+    },
+}
+
+
+@router.post(
+    "/tasks",
+    response_model=TaskOut,
+    status_code=201,
+    summary="Register a task from task-file keys (admin)",
+    responses={
+        409: {"description": "A task with this name already exists"},
+        422: {"description": "A key is unknown or its value is not valid; the detail names it"},
+    },
+)
+async def create_task(
+    request: Request,
+    principal: Admin,
+    fields: Annotated[dict[str, Any], Body(openapi_examples=TASK_EXAMPLES)],
+) -> TaskOut:
+    """The body holds the keys of one `[[task]]` entry of a task file (see the task-file
+    reference): `name`, `command` and `schedule` are required, every other key takes its default.
+    It is checked exactly like a task file entry. The task's origin is `api`, so `tasks apply
+    --prune` removes it only with `--yes`. Audited as `task.add`."""
+    state = request.app.state
+    try:
+        task = Actions(state.store, state.settings, principal).create(fields, origin=TaskOrigin.API)
+    except ConflictError:
+        raise
+    except TaskSpecError as exc:
+        raise HTTPException(status_code=422, detail=exc.message) from None
+    return TaskOut.of(task, 0, 0)
+
+
+@router.delete(
+    "/tasks/{name}",
+    status_code=204,
+    summary="Unregister a task and its run history (admin)",
+    responses={409: {"description": "The task was declared in a task file and `force` is not set"}},
+)
+async def delete_task(
+    request: Request,
+    principal: Admin,
+    name: TaskName,
+    force: Annotated[
+        bool, Query(description="also remove a task declared in a task file (its next `tasks apply` adds it back)")
+    ] = False,
+) -> Response:
+    """Removes the task with its runs, as `smartcron tasks remove` does. A built-in task is
+    refused (400: disable it instead). A task declared in a task file is refused (409) unless
+    `?force=true`: the next `smartcron tasks apply` of that file would register it again, so it
+    belongs removed from the file. Audited as `task.remove`."""
+    state = request.app.state
+    try:
+        Actions(state.store, state.settings, principal).delete(name, force=force)
+    except ConflictError as exc:
+        raise ConflictError(f"{exc.message} with ?force=true") from None
+    return Response(status_code=204)
 
 
 @router.get(
