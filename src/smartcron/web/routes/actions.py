@@ -138,6 +138,28 @@ async def acknowledge_alert(
     return _back(next)
 
 
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve_alert(
+    request: Request, principal: Operator, alert_id: Annotated[int, Path(ge=1, le=2**62)], next: Next = "/alerts"
+) -> Response:
+    _actions(request, principal).resolve(alert_id)
+    flash(request, f"Resolved alert {alert_id}.")
+    return _back(next)
+
+
+@router.post("/alerts/{alert_id}/snooze")
+async def snooze_alert(
+    request: Request,
+    principal: Operator,
+    alert_id: Annotated[int, Path(ge=1, le=2**62)],
+    duration: Annotated[str, Form(max_length=32)],
+    next: Next = "/alerts",
+) -> Response:
+    alert = _actions(request, principal).snooze(alert_id, duration=duration)
+    flash(request, f"Snoozed alert {alert_id}: no message about it until {alert.snoozed_until:%Y-%m-%d %H:%M} UTC.")
+    return _back(next)
+
+
 @router.post("/alerts/rules")
 async def add_rule(
     request: Request,

@@ -30,6 +30,7 @@ from smartcron.web.routes.api_models import (
     PointOut,
     QueuedOut,
     SeriesOut,
+    SnoozeIn,
     TaskDetail,
     TaskOut,
     TaskPage,
@@ -269,6 +270,48 @@ def list_alerts(
 async def acknowledge_alert(request: Request, principal: Operator, alert_id: Id) -> AlertOut:
     alert = Actions(request.app.state.store, request.app.state.settings, principal).acknowledge(alert_id)
     return AlertOut.of(alert)
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    response_model=AlertOut,
+    summary="Resolve an alert by hand",
+)
+async def resolve_alert(request: Request, principal: Operator, alert_id: Id) -> AlertOut:
+    """The alert becomes `resolved`; those who were told about it get a "resolved" message. A
+    resolved alert stays as it was (the answer is still 200). Audited as `alert.resolve`, as
+    `smartcron alerts resolve` and the alert center's Resolve button are."""
+    alert = Actions(request.app.state.store, request.app.state.settings, principal).resolve(alert_id)
+    return AlertOut.of(alert)
+
+
+SNOOZE_EXAMPLES: dict[str, Example] = {
+    "duration": {"summary": "For two hours", "value": {"duration": "2h"}},
+    "until": {"summary": "Until a time", "value": {"until": "2026-03-02T08:00:00+13:00"}},
+}
+
+
+@router.post(
+    "/alerts/{alert_id}/snooze",
+    response_model=AlertOut,
+    summary="Snooze an alert: no message about it for a while",
+    responses={
+        409: {"description": "The alert is already resolved"},
+        400: {"description": "Neither or both of duration and until, or a snooze outside 1 min to 30 days"},
+    },
+)
+async def snooze_alert(
+    request: Request,
+    principal: Operator,
+    alert_id: Id,
+    snooze: Annotated[SnoozeIn, Body(openapi_examples=SNOOZE_EXAMPLES)],
+) -> AlertOut:
+    """Until the snooze ends, no first message or reminder is sent about the alert; it stays
+    active, shown and counted. Then its reminders resume (one is sent at once if owed). Snoozing
+    again replaces the end time. Give `duration` or `until`, 1 minute to 30 days ahead. Audited
+    as `alert.snooze` with the end time, as `smartcron alerts snooze` is."""
+    actions = Actions(request.app.state.store, request.app.state.settings, principal)
+    return AlertOut.of(actions.snooze(alert_id, duration=snooze.duration, until=snooze.until))
 
 
 @router.get("/health", response_model=HealthOut, summary="Latest health checks, runner heartbeats, scorecard")

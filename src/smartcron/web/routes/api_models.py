@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from smartcron.domain.alerts import Alert
 from smartcron.domain.execution import Execution
@@ -157,6 +157,8 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     resolved_at: datetime | None
+    snoozed_until: datetime | None
+    """No message about the alert is sent before this (null when it is not snoozed)."""
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
@@ -173,7 +175,19 @@ class AlertOut(BaseModel):
             acknowledged_at=alert.acknowledged_at,
             acknowledged_by=alert.acknowledged_by,
             resolved_at=alert.resolved_at,
+            snoozed_until=alert.snoozed_until if alert.active else None,
         )
+
+
+class SnoozeIn(BaseModel):
+    """How long to snooze an alert: ``duration`` or ``until``, one of them (1 min to 30 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration: Annotated[str, Field(max_length=32)] | float | None = Field(
+        default=None, description="`30m`, `2h`, `1d`, or seconds as a number"
+    )
+    until: datetime | None = Field(default=None, description="the end of the snooze, ISO 8601 with an offset")
 
 
 class CheckOut(BaseModel):
