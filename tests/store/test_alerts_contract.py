@@ -238,7 +238,7 @@ def test_rules_are_unique_by_name_and_removable(store: Store) -> None:
         "payroll-slow", RuleKind.LONG_RUN, 3600, severity=Severity.HIGH, now=NOW, task_id=task_id
     )
     assert (rule.task_name, rule.kind, rule.threshold) == ("payroll", RuleKind.LONG_RUN, 3600.0)
-    with pytest.raises(UserError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         store.alert_rules.add("payroll-slow", RuleKind.SHORT_RUN, 1, severity=Severity.LOW, now=NOW)
     store.alert_rules.remove("payroll-slow")
     assert store.alert_rules.list() == []

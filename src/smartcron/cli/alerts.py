@@ -16,7 +16,6 @@ from rich.table import Table
 
 from smartcron.alerts.channels import OutgoingMessage, build_channels
 from smartcron.alerts.messages import MessageContext, safe_line, test_message
-from smartcron.alerts.rules import add_rule, remove_rule
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.cli.tasks import cli_actor
 from smartcron.cli.tasks_render import console, local_time
@@ -27,6 +26,7 @@ from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Severity
 from smartcron.errors import UserError
 from smartcron.services.alert_actions import acknowledge_alert, resolve_alert, snooze_alert
+from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
 
 ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z"]
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "dark_orange", Severity.LOW: "grey50"}
@@ -297,19 +297,17 @@ def rules_add_cmd(
       smartcron alerts rules add flaky --kind failure_rate --threshold 20 --window 6h --min-runs 5
       smartcron alerts rules add backup-alive --kind no_success --threshold 26h --task nightly_backup
     """
-    now = app.store.database_now()
-    rule = add_rule(
+    rule = add_alert_rule(
         app.store,
+        by=cli_actor(),
         name=name,
         kind=kind,
         threshold=threshold,
-        now=now,
         task=task,
         window=window,
         min_runs=min_runs,
         severity=severity,
     )
-    app.store.audit.record(cli_actor(), "rule.add", name, rule.to_dict() | {"created_at": None}, now=now)
     if as_json:
         echo_json(rule.to_dict())
     else:
@@ -321,7 +319,5 @@ def rules_add_cmd(
 @pass_app
 def rules_remove_cmd(app: AppContext, name: str) -> None:
     """Remove the rule NAME (its open alerts are resolved)."""
-    now = app.store.database_now()
-    remove_rule(app.store, name, now=now)
-    app.store.audit.record(cli_actor(), "rule.remove", name, None, now=now)
+    remove_alert_rule(app.store, name, by=cli_actor())
     click.echo(f"removed rule {name}")

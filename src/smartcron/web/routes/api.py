@@ -11,6 +11,7 @@ from fastapi.openapi.models import Example
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.domain.task import TaskOrigin
 from smartcron.errors import ConflictError, TaskSpecError
+from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
 from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
@@ -29,6 +30,8 @@ from smartcron.web.routes.api_models import (
     LogOut,
     PointOut,
     QueuedOut,
+    RuleIn,
+    RuleOut,
     SeriesOut,
     SnoozeIn,
     TaskDetail,
@@ -312,6 +315,62 @@ async def snooze_alert(
     as `alert.snooze` with the end time, as `smartcron alerts snooze` is."""
     actions = Actions(request.app.state.store, request.app.state.settings, principal)
     return AlertOut.of(actions.snooze(alert_id, duration=snooze.duration, until=snooze.until))
+
+
+@router.get("/alerts/rules", response_model=list[RuleOut], summary="Custom alert rules")
+def list_rules(request: Request, _: Viewer) -> list[RuleOut]:
+    return [RuleOut.of(rule) for rule in request.app.state.store.alert_rules.list()]
+
+
+RULE_EXAMPLES: dict[str, Example] = {
+    "long_run": {
+        "summary": "A run longer than an hour",
+        "value": {"name": "payroll-slow", "kind": "long_run", "threshold": "1h", "task": "payroll_auto_start"},
+    },
+    "failure_rate": {
+        "summary": "Over 20 % failures in 6 hours",
+        "value": {"name": "flaky", "kind": "failure_rate", "threshold": 20, "window": "6h", "min_runs": 5},
+    },
+}
+
+
+@router.post(
+    "/alerts/rules",
+    response_model=RuleOut,
+    status_code=201,
+    summary="Add a custom alert rule (admin)",
+    responses={
+        400: {"description": "A value the rule checks refuse; the detail names it"},
+        409: {"description": "A rule with this name already exists"},
+    },
+)
+async def add_rule(
+    request: Request, principal: Admin, rule: Annotated[RuleIn, Body(openapi_examples=RULE_EXAMPLES)]
+) -> RuleOut:
+    """Checked as `smartcron alerts rules add` and the alert center's form check it; a rule that
+    already exists is refused. The runner applies a new rule within 30 s. Audited as `rule.add`."""
+    added = add_alert_rule(
+        request.app.state.store,
+        by=f"web:{principal.actor}",
+        name=rule.name,
+        kind=rule.kind.value,
+        threshold=rule.threshold,
+        task=rule.task,
+        window=rule.window,
+        min_runs=rule.min_runs,
+        severity=rule.severity.value,
+    )
+    return RuleOut.of(added)
+
+
+@router.delete("/alerts/rules/{name}", status_code=204, summary="Remove a custom alert rule (admin)")
+async def remove_rule(
+    request: Request, principal: Admin, name: Annotated[str, Path(min_length=1, max_length=128)]
+) -> Response:
+    """The rule's open alerts are resolved with it (nothing would resolve them otherwise).
+    Audited as `rule.remove`."""
+    remove_alert_rule(request.app.state.store, name, by=f"web:{principal.actor}")
+    return Response(status_code=204)
 
 
 @router.get("/health", response_model=HealthOut, summary="Latest health checks, runner heartbeats, scorecard")
