@@ -188,10 +188,10 @@ def route_roles() -> dict[tuple[str, str], str]:
     """(method, path) -> the role its ``require_*`` dependency asks for, for every route of every router."""
     from fastapi.routing import APIRoute
 
-    from smartcron.web.routes import actions, api, pages, system
+    from smartcron.web.routes import actions, api, api_accounts, pages, system
 
     found: dict[tuple[str, str], str] = {}
-    for module in (system, pages, actions, api):
+    for module in (system, pages, actions, api, api_accounts):
         for route in module.router.routes:
             if not isinstance(route, APIRoute):
                 continue
