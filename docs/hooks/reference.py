@@ -8,6 +8,7 @@ its page. The command-line reference is mkdocs-click's (``::: mkdocs-click`` in 
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections.abc import Callable, Iterable
@@ -167,19 +168,30 @@ def api_operations() -> list[dict[str, str]]:
                     "summary": operation.get("summary", ""),
                     "parameters": parameters,
                     "role": roles.get((method.upper(), path), ""),
+                    "description": " ".join(operation.get("description", "").split()),
+                    "examples": request_examples(operation),
                 }
             )
     return operations
+
+
+def request_examples(operation: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(title, body) of each request example an operation declares (``openapi_examples`` or a
+    schema's ``examples``)."""
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    named = [(ex.get("summary", name), ex["value"]) for name, ex in media.get("examples", {}).items()]
+    listed = [("Example", value) for value in media.get("schema", {}).get("examples", [])]
+    return named or listed
 
 
 def route_roles() -> dict[tuple[str, str], str]:
     """(method, path) -> the role its ``require_*`` dependency asks for, for every route of every router."""
     from fastapi.routing import APIRoute
 
-    from smartcron.web.routes import actions, api, pages, system
+    from smartcron.web.routes import actions, api, api_accounts, pages, system
 
     found: dict[tuple[str, str], str] = {}
-    for module in (system, pages, actions, api):
+    for module in (system, pages, actions, api, api_accounts):
         for route in module.router.routes:
             if not isinstance(route, APIRoute):
                 continue
@@ -221,12 +233,33 @@ SYSTEM_ENDPOINTS = {
 
 
 def api() -> str:
-    rows = [
-        [f"`{op['method']}`", f"`{op['path']}`", op["summary"], op["parameters"], op["role"]] for op in api_operations()
-    ]
+    operations = api_operations()
+    rows = [[f"`{op['method']}`", f"`{op['path']}`", op["summary"], op["parameters"], op["role"]] for op in operations]
     system = [[f"`{op['method']}`", f"`{op['path']}`", op["summary"], "", op["role"]] for op in system_endpoints()]
     header = ["method", "path", "what it does", "parameters", "role"]
-    return "### Under `/api/v1`\n\n" + table(header, rows) + "\n### Outside the API\n\n" + table(header, system)
+    return (
+        "### Under `/api/v1`\n\n"
+        + table(header, rows)
+        + "\n### Outside the API\n\n"
+        + table(header, system)
+        + "\n### Operations in detail\n\n"
+        + operation_details(operations)
+    )
+
+
+def operation_details(operations: list[dict[str, Any]]) -> str:
+    """What each operation that takes a body or says more than its summary does, with its
+    request examples."""
+    parts = []
+    for op in operations:
+        if not (op["description"] or op["examples"]):
+            continue
+        parts.append(f"#### `{op['method']} {op['path']}`\n\n{op['summary']} (role: {op['role']}).\n")
+        if op["description"]:
+            parts.append(op["description"] + "\n")
+        for title, body in op["examples"]:
+            parts.append(f"{title}:\n\n```json\n{json.dumps(body, indent=2)}\n```\n")
+    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------

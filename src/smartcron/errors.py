@@ -83,6 +83,10 @@ class ConflictError(UserError):
     """The object is no longer in a state that allows this (a run that has already ended)."""
 
 
+class TaskExistsError(ConflictError, TaskSpecError):
+    """A task with this name already exists (HTTP 409; exit status 2, like any bad input)."""
+
+
 class StoreError(SmartcronError):
     """The database failed."""
 

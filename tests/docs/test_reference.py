@@ -107,6 +107,21 @@ def test_api_page_lists_every_operation_of_the_openapi_document_with_its_role(
         assert path in page
 
 
+def test_api_page_shows_each_operations_description_and_request_examples(site: Site, reference: ModuleType) -> None:
+    page = " ".join(site.text("reference/api").split())
+    operations = reference.api_operations()
+    for operation in operations:
+        if operation["description"]:
+            assert operation["description"].replace("`", "")[:80] in page, operation["path"]
+    bodies = [op for op in operations if op["method"] in ("POST", "PATCH") and op["examples"]]
+    assert {(op["method"], op["path"]) for op in bodies} >= {
+        ("POST", "/api/v1/tasks"),
+        ("PATCH", "/api/v1/tasks/{name}"),
+        ("POST", "/api/v1/alerts/{alert_id}/snooze"),
+    }
+    assert '"schedule": "*/30 * * * *"' in page and '"duration": "2h"' in page
+
+
 def test_metrics_page_lists_every_family_the_exposition_serves(site: Site, tmp_path: Path) -> None:
     settings = config.load_settings(env={"SMARTCRON_HOME": str(tmp_path)}, euid=1000)
     initialise(settings)

@@ -15,7 +15,7 @@ from smartcron.domain.alerts import NotificationKind, NotificationState
 from smartcron.domain.enums import AlertState, ExecutionStatus, Severity, Trigger
 from smartcron.domain.execution import Outcome
 from smartcron.domain.task import TaskSpec
-from smartcron.errors import NotFoundError, UserError
+from smartcron.errors import ConflictError, NotFoundError, UserError
 from smartcron.store import Store
 from smartcron.store.executions import Finish, SlotClaim
 from smartcron.store.notifications import NewNotification, OwedMessage
@@ -111,6 +111,47 @@ def test_acknowledging_stops_reminders_and_refuses_resolved_alerts(store: Store)
         store.alerts.get(999_999)
 
 
+def test_a_snoozed_alert_owes_no_message_until_its_snooze_ends(store: Store) -> None:
+    task_id = add_task(store)
+    alert, _ = raise_failed(store, task_id)
+    assert [a.id for a in store.alerts.due(NOW)] == [alert.id]
+    snoozed = store.alerts.snooze(alert.id, until=NOW + timedelta(hours=2))
+    assert snoozed.snoozed_until == NOW + timedelta(hours=2) and snoozed.state is AlertState.OPEN
+    assert snoozed.snoozed_at(NOW) and not snoozed.snoozed_at(NOW + timedelta(hours=2))
+    assert store.alerts.due(NOW + timedelta(minutes=119)) == []
+    again, _ = raise_failed(store, task_id, now=NOW + timedelta(minutes=30))
+    assert (again.count, again.snoozed_until) == (2, NOW + timedelta(hours=2))  # a repeat keeps the snooze
+    assert [a.id for a in store.alerts.due(NOW + timedelta(hours=2))] == [alert.id]
+    assert store.alerts.list(active_only=True)[0].snoozed_until == NOW + timedelta(hours=2)
+
+
+def test_a_snooze_that_begins_after_the_dispatcher_read_still_holds(store: Store) -> None:
+    alert, _ = raise_failed(store, add_task(store))
+    [owed] = store.alerts.due(NOW)
+    store.alerts.snooze(alert.id, until=NOW + timedelta(hours=1))
+    won = store.notifications.queue(
+        [OwedMessage(owed, NotificationKind.ALERT)], lambda won: [], now=NOW, renotify_interval=60
+    )
+    assert won == []
+    assert store.alerts.get(alert.id).notified_at is None
+
+
+def test_a_resolved_alert_cannot_be_snoozed_and_its_resolved_message_is_not_held(store: Store) -> None:
+    task_id = add_task(store)
+    alert, _ = raise_failed(store, task_id)
+    store.notifications.queue(
+        [OwedMessage(alert, NotificationKind.ALERT)], lambda won: [], now=NOW, renotify_interval=3600
+    )
+    store.alerts.snooze(alert.id, until=NOW + timedelta(hours=5))
+    store.alerts.resolve_by_id(alert.id, now=NOW + timedelta(minutes=1))
+    assert [a.state for a in store.alerts.due(NOW + timedelta(minutes=1))] == [AlertState.RESOLVED]
+    with pytest.raises(ConflictError, match=f"alert {alert.id} is already resolved"):
+        store.alerts.snooze(alert.id, until=NOW + timedelta(hours=1))
+    assert not store.alerts.get(alert.id).snoozed_at(NOW)
+    with pytest.raises(NotFoundError):
+        store.alerts.snooze(999_999, until=NOW)
+
+
 def test_two_dispatchers_queue_an_owed_alert_once(store: Store) -> None:
     task_id = add_task(store)
     alert, _ = raise_failed(store, task_id)
@@ -197,7 +238,7 @@ def test_rules_are_unique_by_name_and_removable(store: Store) -> None:
         "payroll-slow", RuleKind.LONG_RUN, 3600, severity=Severity.HIGH, now=NOW, task_id=task_id
     )
     assert (rule.task_name, rule.kind, rule.threshold) == ("payroll", RuleKind.LONG_RUN, 3600.0)
-    with pytest.raises(UserError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         store.alert_rules.add("payroll-slow", RuleKind.SHORT_RUN, 1, severity=Severity.LOW, now=NOW)
     store.alert_rules.remove("payroll-slow")
     assert store.alert_rules.list() == []

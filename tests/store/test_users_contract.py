@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smartcron.domain.enums import Role
-from smartcron.errors import NotFoundError, UserError
+from smartcron.errors import ConflictError, NotFoundError
 from smartcron.store import Store
 from tests.conftest import utc
 
@@ -27,7 +27,7 @@ def test_a_user_is_added_found_listed_and_removed(store: Store) -> None:
 
 def test_a_taken_user_name_is_refused(store: Store) -> None:
     store.users.add("alice", password_hash="h", role=Role.VIEWER, now=NOW)
-    with pytest.raises(UserError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         store.users.add("alice", password_hash="h2", role=Role.ADMIN, now=NOW)
     assert store.users.get("alice").role is Role.VIEWER
 
@@ -49,7 +49,7 @@ def test_tokens_are_found_by_digest_touched_and_revoked(store: Store) -> None:
     assert store.tokens.by_hash("cd" * 32) is None
     store.tokens.touch(token.id, now=utc(2026, 3, 3))
     assert store.tokens.list()[0].last_used_at == utc(2026, 3, 3)
-    with pytest.raises(UserError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         store.tokens.add("ci", token_hash="ef" * 32, role=Role.VIEWER, now=NOW)
     store.tokens.revoke("ci")
     assert store.tokens.list() == []

@@ -6,6 +6,7 @@ rules of the alert lifecycle live in ``smartcron.alerts``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -15,8 +16,6 @@ from rich.table import Table
 
 from smartcron.alerts.channels import OutgoingMessage, build_channels
 from smartcron.alerts.messages import MessageContext, safe_line, test_message
-from smartcron.alerts.rules import add_rule, remove_rule
-from smartcron.alerts.service import AlertService
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
 from smartcron.cli.tasks import cli_actor
 from smartcron.cli.tasks_render import console, local_time
@@ -25,7 +24,11 @@ from smartcron.config import Settings
 from smartcron.domain.alert_rules import RuleKind
 from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Severity
+from smartcron.errors import UserError
+from smartcron.services.alert_actions import acknowledge_alert, resolve_alert, snooze_alert
+from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
 
+ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z"]
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "dark_orange", Severity.LOW: "grey50"}
 
 
@@ -45,10 +48,6 @@ def _note(settings: Settings) -> None:
     note = delivery_note(settings)
     if note:
         click.echo(f"note: {note}", err=True)
-
-
-def _service(app: AppContext) -> AlertService:
-    return AlertService(app.store, app.settings)
 
 
 @click.group()
@@ -138,6 +137,8 @@ def _print_alert(out: Console, alert: Alert, zone: str) -> None:
         ("acknowledged", f"{local_time(alert.acknowledged_at, zone)} by {escape(alert.acknowledged_by or '-')}"),
         ("resolved", local_time(alert.resolved_at, zone)),
     ]
+    if alert.active and alert.snoozed_until is not None:
+        rows.append(("snoozed until", local_time(alert.snoozed_until, zone)))
     for key, value in sorted((alert.details or {}).items()):
         if key != "output_tail" and value is not None:
             rows.append((key.replace("_", " "), escape(safe_line(str(value), 300))))
@@ -156,10 +157,7 @@ def _print_alert(out: Console, alert: Alert, zone: str) -> None:
 @pass_app
 def ack_cmd(app: AppContext, alert_id: int, by: str | None) -> None:
     """Acknowledge an alert: someone is on it, so no more reminders."""
-    actor = by or cli_actor()
-    now = app.store.database_now()
-    alert = _service(app).acknowledge(alert_id, by=actor, now=now)
-    app.store.audit.record(actor, "alert.ack", f"alert {alert_id}", {"kind": alert.kind}, now=now)
+    alert = acknowledge_alert(app.store, app.settings, alert_id, by=by or cli_actor())
     click.echo(f"alert {alert.id} acknowledged by {alert.acknowledged_by}")
 
 
@@ -168,11 +166,28 @@ def ack_cmd(app: AppContext, alert_id: int, by: str | None) -> None:
 @pass_app
 def resolve_cmd(app: AppContext, alert_id: int) -> None:
     """Resolve an alert by hand (a success of the task would resolve its failure alert anyway)."""
-    actor = cli_actor()
-    now = app.store.database_now()
-    alert = _service(app).resolve_by_id(alert_id, now=now, by=actor)
-    app.store.audit.record(actor, "alert.resolve", f"alert {alert_id}", {"kind": alert.kind}, now=now)
+    alert = resolve_alert(app.store, app.settings, alert_id, by=cli_actor())
     click.echo(f"alert {alert.id} resolved")
+
+
+@alerts.command("snooze")
+@click.argument("alert_id", type=int)
+@click.option("--for", "duration", metavar="DURATION", help="How long: 30m, 2h, 1d (1 min to 30 days).")
+@click.option("--until", "until", type=click.DateTime(ISO_FORMATS), help="Until this time (ISO 8601, with an offset).")
+@pass_app
+def snooze_cmd(app: AppContext, alert_id: int, duration: str | None, until: datetime | None) -> None:
+    """Send no message about an alert for a while; it stays active and shown.
+
+    When the snooze ends, its reminders resume. A task's next failure still counts on the alert.
+
+    \b
+    smartcron alerts snooze 42 --for 2h
+    smartcron alerts snooze 42 --until 2026-03-02T08:00:00+13:00
+    """
+    if duration is None and until is None:
+        raise UserError("give --for DURATION or --until TIME")
+    alert = snooze_alert(app.store, alert_id, by=cli_actor(), duration=duration, until=until)
+    click.echo(f"alert {alert.id} snoozed until {local_time(alert.snoozed_until, app.settings.timezone)}")
 
 
 @alerts.command("test")
@@ -282,19 +297,17 @@ def rules_add_cmd(
       smartcron alerts rules add flaky --kind failure_rate --threshold 20 --window 6h --min-runs 5
       smartcron alerts rules add backup-alive --kind no_success --threshold 26h --task nightly_backup
     """
-    now = app.store.database_now()
-    rule = add_rule(
+    rule = add_alert_rule(
         app.store,
+        by=cli_actor(),
         name=name,
         kind=kind,
         threshold=threshold,
-        now=now,
         task=task,
         window=window,
         min_runs=min_runs,
         severity=severity,
     )
-    app.store.audit.record(cli_actor(), "rule.add", name, rule.to_dict() | {"created_at": None}, now=now)
     if as_json:
         echo_json(rule.to_dict())
     else:
@@ -306,7 +319,5 @@ def rules_add_cmd(
 @pass_app
 def rules_remove_cmd(app: AppContext, name: str) -> None:
     """Remove the rule NAME (its open alerts are resolved)."""
-    now = app.store.database_now()
-    remove_rule(app.store, name, now=now)
-    app.store.audit.record(cli_actor(), "rule.remove", name, None, now=now)
+    remove_alert_rule(app.store, name, by=cli_actor())
     click.echo(f"removed rule {name}")

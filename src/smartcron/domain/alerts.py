@@ -81,11 +81,17 @@ class Alert:
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    """No message about the alert (first, reminder) is sent before this: a person snoozed it."""
 
     @property
     def active(self) -> bool:
         """Open or acknowledged: shown among the active alerts of the dashboard."""
         return self.state is not AlertState.RESOLVED
+
+    def snoozed_at(self, now: datetime) -> bool:
+        """Snoozed and the snooze has not ended at ``now``."""
+        return self.active and self.snoozed_until is not None and self.snoozed_until > now
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +110,7 @@ class Alert:
             "acknowledged_at": self.acknowledged_at,
             "acknowledged_by": self.acknowledged_by,
             "resolved_at": self.resolved_at,
+            "snoozed_until": self.snoozed_until,
             "details": self.details or {},
         }
 

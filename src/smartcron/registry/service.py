@@ -26,7 +26,7 @@ from smartcron.config import Settings
 from smartcron.domain.schedule import Schedule, parse_schedule
 from smartcron.domain.task import Task, TaskOrigin, TaskSpec
 from smartcron.domain.taskfile import RESERVED_PREFIX, spec_from_mapping
-from smartcron.errors import TaskSpecError
+from smartcron.errors import ConflictError, TaskSpecError
 from smartcron.store import Store
 from smartcron.store.audit import AuditRecord
 from smartcron.store.tasks import TaskChange
@@ -257,11 +257,23 @@ class Registry:
             audit=[self._record("task.edit", name, _changes_detail(field_changes(task.spec, spec)))],
         )
 
-    def remove(self, name: str, *, now: datetime) -> None:
+    def remove(self, name: str, *, now: datetime, keep_file_tasks: bool = False) -> None:
+        """Unregister ``name`` and its history. With ``keep_file_tasks`` (the API without
+        ``force``), a task a task file declared is refused (``ConflictError``): the next ``tasks
+        apply`` of that file would add it back, so removing it here alone is usually a mistake."""
         task = self.store.tasks.get(name)
         if task.builtin:
             raise TaskSpecError("is a built-in task and cannot be removed; disable it instead", task=name)
-        self.store.tasks.remove(name, now=now, audit=[self._record("task.remove", name, {"spec": task.spec.to_dict()})])
+        from_file = task.origin is TaskOrigin.FILE
+        if keep_file_tasks and from_file:
+            raise ConflictError(
+                f"task {name!r} was declared in a task file, whose next `tasks apply` adds it back: "
+                "remove it from the file, or force the removal"
+            )
+        details: dict[str, Any] = {"spec": task.spec.to_dict()}
+        if from_file:
+            details["origin"] = TaskOrigin.FILE.value
+        self.store.tasks.remove(name, now=now, audit=[self._record("task.remove", name, details)])
 
     def enable(self, name: str, *, now: datetime) -> Task:
         task = self.store.tasks.get(name)

@@ -14,7 +14,7 @@ from sqlalchemy.sql import Select
 from smartcron.domain.alert_rules import AlertRule, RuleKind, RunCounts
 from smartcron.domain.alerts import is_deliberate_kill
 from smartcron.domain.enums import ExecutionStatus, Severity
-from smartcron.errors import NotFoundError, UserError
+from smartcron.errors import ConflictError, NotFoundError
 from smartcron.store.schema import alert_rules as r
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
@@ -85,7 +85,7 @@ class AlertRuleRepository:
                     )
                 )
         except IntegrityError:
-            raise UserError(f"rule name {name!r}: a rule with this name already exists") from None
+            raise ConflictError(f"rule name {name!r}: a rule with this name already exists") from None
         return self.get(name)
 
     def remove(self, name: str) -> None:

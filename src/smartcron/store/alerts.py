@@ -19,14 +19,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, delete, func, insert, literal, null, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, null, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from smartcron.domain.alerts import Alert, open_key
 from smartcron.domain.enums import AlertState, Severity
-from smartcron.errors import NotFoundError, UserError
+from smartcron.errors import ConflictError, NotFoundError, UserError
 from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.schema import alerts as a
 from smartcron.store.schema import tasks as t
@@ -40,6 +40,11 @@ AlertList = list[Alert]
 def _time(value: datetime) -> Any:
     """A time inside an SQL expression, stored like the column stores it (millis on SQLite)."""
     return literal(value, type_=UtcDateTime())
+
+
+def not_snoozed(now: datetime) -> Any:
+    """The alert is not snoozed at ``now`` (never was, or its snooze has ended)."""
+    return or_(a.c.snoozed_until.is_(None), a.c.snoozed_until <= _time(now))
 
 
 def _alerts_with_task() -> Select[Any]:
@@ -64,6 +69,7 @@ def row_to_alert(row: RowMapping) -> Alert:
         acknowledged_at=row["acknowledged_at"],
         acknowledged_by=row["acknowledged_by"],
         resolved_at=row["resolved_at"],
+        snoozed_until=row["snoozed_until"],
     )
 
 
@@ -210,6 +216,17 @@ class AlertRepository:
             raise UserError(f"alert {alert_id} is already resolved")
         return alert
 
+    def snooze(self, alert_id: int, *, until: datetime) -> Alert:
+        """No message about an active alert before ``until`` (a later snooze replaces an earlier
+        one; an ``until`` in the past ends it). A resolved alert cannot be snoozed
+        (``ConflictError``); ``NotFoundError`` for no such alert."""
+        with self._engine.begin() as conn:
+            conn.execute(update(a).where(a.c.id == alert_id, a.c.state.in_(ACTIVE)).values(snoozed_until=until))
+        alert = self.get(alert_id)
+        if alert.state is AlertState.RESOLVED:
+            raise ConflictError(f"alert {alert_id} is already resolved")
+        return alert
+
     # -- reading ------------------------------------------------------------------------------------
 
     def get(self, alert_id: int) -> Alert:
@@ -263,12 +280,16 @@ class AlertRepository:
 
     def due(self, now: datetime, *, limit: int = 1000) -> AlertList:
         """Alerts that owe a message at ``now``: open ones past ``notify_after`` (first message or
-        reminder) and resolved ones whose "resolved" message is owed. Acknowledged ones owe none."""
+        reminder) and not snoozed, and resolved ones whose "resolved" message is owed.
+        Acknowledged ones owe none."""
         query = (
             _alerts_with_task()
             .where(
                 a.c.notify_after <= now,
-                a.c.state.in_([AlertState.OPEN.value, AlertState.RESOLVED.value]),
+                or_(
+                    a.c.state == AlertState.RESOLVED.value,
+                    and_(a.c.state == AlertState.OPEN.value, not_snoozed(now)),
+                ),
             )
             .order_by(a.c.notify_after, a.c.id)
             .limit(limit)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from smartcron.domain.alerts import Alert, Notification, NotificationKind, NotificationState
 from smartcron.domain.enums import AlertState
+from smartcron.store.alerts import not_snoozed
 from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.schema import alerts as a
 from smartcron.store.schema import notifications as n
@@ -113,7 +114,8 @@ class NotificationRepository:
                     if item.kind is NotificationKind.RESOLVED:
                         taken = taken.where(a.c.state == AlertState.RESOLVED.value).values(notify_after=None)
                     else:
-                        taken = taken.where(a.c.state == AlertState.OPEN.value).values(
+                        # A snooze that began since the caller read the debt still holds.
+                        taken = taken.where(a.c.state == AlertState.OPEN.value, not_snoozed(now)).values(
                             notified_at=now, notify_after=reminder_at
                         )
                     if conn.execute(taken).rowcount == 1:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smartcron.domain.enums import CatchupPolicy, ExecutionStatus, OverlapPolicy
 from smartcron.domain.task import Task, TaskOrigin, TaskSpec
-from smartcron.errors import NotFoundError, TaskSpecError
+from smartcron.errors import NotFoundError, TaskExistsError
 from smartcron.store.audit import AuditRecord, insert_records
 from smartcron.store.schema import tasks as t
 
@@ -163,7 +163,7 @@ TaskStates = list[TaskState]
 
 
 class TaskRepository:
-    """Tasks by name. Names are unique; a duplicate add raises ``TaskSpecError``."""
+    """Tasks by name. Names are unique; a duplicate add raises ``TaskExistsError`` (a ``TaskSpecError``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -198,7 +198,7 @@ class TaskRepository:
             with conn.begin_nested():
                 conn.execute(insert(t), [row])
         except IntegrityError:
-            raise TaskSpecError("a task with this name already exists", task=spec.name, field="name") from None
+            raise TaskExistsError("a task with this name already exists", task=spec.name, field="name") from None
 
     def _insert_all(self, conn: Connection, adds: Sequence[TaskChange], *, now: datetime) -> None:
         """One statement for many new tasks (10,000 took 15-20 s one by one); when one of them

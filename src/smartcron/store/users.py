@@ -2,7 +2,7 @@
 
 The repositories store hashes only: passwords arrive already hashed (argon2, by
 ``smartcron.web.accounts``) and tokens as their SHA-256 digest, so a copy of the database gives
-no one a way in. Names are unique; adding a taken name raises ``UserError``.
+no one a way in. Names are unique; adding a taken name raises ``ConflictError`` (a ``UserError``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from smartcron.domain.enums import Role
-from smartcron.errors import NotFoundError, UserError
+from smartcron.errors import ConflictError, NotFoundError
 from smartcron.store.schema import api_tokens as tok
 from smartcron.store.schema import users as u
 
@@ -73,7 +73,7 @@ class UserRepository:
                     insert(u).values(username=username, password_hash=password_hash, role=role.value, created_at=now)
                 )
         except IntegrityError:
-            raise UserError(f"user {username!r} already exists") from None
+            raise ConflictError(f"user {username!r} already exists") from None
         return self.get(username)
 
     def get(self, username: str) -> User:
@@ -132,7 +132,7 @@ class TokenRepository:
             with self._engine.begin() as conn:
                 conn.execute(insert(tok).values(name=name, token_hash=token_hash, role=role.value, created_at=now))
         except IntegrityError:
-            raise UserError(f"token {name!r} already exists") from None
+            raise ConflictError(f"token {name!r} already exists") from None
         with self._engine.connect() as conn:
             row = conn.execute(select(tok).where(tok.c.name == name)).mappings().one()
         return _token(row)

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from smartcron.alerts.service import AlertService
 from smartcron.config import Settings
 from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Trigger
 from smartcron.domain.execution import Execution
-from smartcron.domain.task import Task
+from smartcron.domain.task import Task, TaskOrigin
+from smartcron.domain.taskfile import spec_from_mapping
 from smartcron.registry.service import Registry
+from smartcron.services.alert_actions import acknowledge_alert, resolve_alert, snooze_alert
 from smartcron.services.cancel import cancel_run
 from smartcron.store import Store
 from smartcron.web.auth import Principal
@@ -59,12 +61,24 @@ class Actions:
     def resume(self, name: str) -> Task:
         return self._registry.resume(name, now=self._store.database_now())
 
+    def create(self, fields: Mapping[str, Any], *, origin: TaskOrigin) -> Task:
+        """Register a task from task-file keys (admins); checked like a task file entry."""
+        spec = spec_from_mapping(fields, default_timezone=self._settings.timezone)
+        return self._registry.add(spec, now=self._store.database_now(), origin=origin)
+
+    def delete(self, name: str, *, force: bool) -> None:
+        """Unregister a task (admins); one a task file declared only with ``force``."""
+        self._registry.remove(name, now=self._store.database_now(), keep_file_tasks=not force)
+
     def edit(self, name: str, changes: Mapping[str, Any]) -> Task:
         """Change some task-file keys of a task (admins); checked like a task file entry."""
         return self._registry.edit(name, changes, now=self._store.database_now())
 
     def acknowledge(self, alert_id: int) -> Alert:
-        now = self._store.database_now()
-        alert = AlertService(self._store, self._settings).acknowledge(alert_id, by=self._actor, now=now)
-        self._store.audit.record(self._actor, "alert.ack", f"alert {alert_id}", {"kind": alert.kind}, now=now)
-        return alert
+        return acknowledge_alert(self._store, self._settings, alert_id, by=self._actor)
+
+    def resolve(self, alert_id: int) -> Alert:
+        return resolve_alert(self._store, self._settings, alert_id, by=self._actor)
+
+    def snooze(self, alert_id: int, *, duration: str | float | None = None, until: datetime | None = None) -> Alert:
+        return snooze_alert(self._store, alert_id, by=self._actor, duration=duration, until=until)

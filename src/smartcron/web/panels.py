@@ -140,6 +140,10 @@ def channels(settings: Settings) -> dict[str, Any]:
     }
 
 
+SNOOZE_CHOICES = (("1h", "1 hour"), ("4h", "4 hours"), ("1d", "1 day"), ("7d", "7 days"))
+"""The snooze lengths the alert center offers (the API and the CLI take any from 1 min to 30 days)."""
+
+
 def alert_center(request: Request, before: int | None) -> dict[str, Any]:
     store = request.app.state.store
     history = store.alerts.list(limit=50, before_id=before)
@@ -151,4 +155,6 @@ def alert_center(request: Request, before: int | None) -> dict[str, Any]:
         "rules": store.alert_rules.list(),
         "channels": channels(request.app.state.settings),
         "tasks": task_names(store),
+        "now": request.app.state.clock.now(),
+        "snooze_choices": SNOOZE_CHOICES,
     }

@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from smartcron.domain.alert_rules import RULE_NAME, RuleKind
+from smartcron.domain.alert_rules import RuleKind
 from smartcron.domain.enums import OverlapPolicy, Severity
 from smartcron.errors import ConflictError, UserError
 from smartcron.services.cancel import describe_cancel
+from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator
 from smartcron.web.rendering import flash, render
@@ -138,6 +139,28 @@ async def acknowledge_alert(
     return _back(next)
 
 
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve_alert(
+    request: Request, principal: Operator, alert_id: Annotated[int, Path(ge=1, le=2**62)], next: Next = "/alerts"
+) -> Response:
+    _actions(request, principal).resolve(alert_id)
+    flash(request, f"Resolved alert {alert_id}.")
+    return _back(next)
+
+
+@router.post("/alerts/{alert_id}/snooze")
+async def snooze_alert(
+    request: Request,
+    principal: Operator,
+    alert_id: Annotated[int, Path(ge=1, le=2**62)],
+    duration: Annotated[str, Form(max_length=32)],
+    next: Next = "/alerts",
+) -> Response:
+    alert = _actions(request, principal).snooze(alert_id, duration=duration)
+    flash(request, f"Snoozed alert {alert_id}: no message about it until {alert.snoozed_until:%Y-%m-%d %H:%M} UTC.")
+    return _back(next)
+
+
 @router.post("/alerts/rules")
 async def add_rule(
     request: Request,
@@ -149,24 +172,23 @@ async def add_rule(
     task: Annotated[str, Form(max_length=128)] = "",
     window_seconds: Annotated[int | None, Form(ge=60, le=30 * 86400)] = None,
 ) -> Response:
-    store = request.app.state.store
-    if not RULE_NAME.match(name):
-        raise UserError(f"rule name {name!r}: use letters, digits and _ . - (no spaces)")
-    task_id = store.tasks.get(task).id if task else None
-    now = request.app.state.clock.now()
-    rule = store.alert_rules.add(
-        name, kind, threshold, severity=severity, now=now, task_id=task_id, window_seconds=window_seconds
+    rule = add_alert_rule(
+        request.app.state.store,
+        by=f"web:{principal.actor}",
+        name=name,
+        kind=kind.value,
+        threshold=threshold,
+        task=task or None,
+        window=window_seconds,
+        severity=severity.value,
     )
-    store.audit.record(f"web:{principal.actor}", "rule.add", name, rule.to_dict() | {"created_at": None}, now=now)
     flash(request, f"Added rule {name}: {rule.describe()}.")
     return _back("/alerts")
 
 
 @router.post("/alerts/rules/{name}/delete")
 async def remove_rule(request: Request, principal: Admin, name: Annotated[str, Path(max_length=128)]) -> Response:
-    store = request.app.state.store
-    store.alert_rules.remove(name)
-    store.audit.record(f"web:{principal.actor}", "rule.remove", name, None, now=request.app.state.clock.now())
+    remove_alert_rule(request.app.state.store, name, by=f"web:{principal.actor}")
     flash(request, f"Removed rule {name}.")
     return _back("/alerts")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from smartcron.domain.alert_rules import AlertRule, RuleKind
 from smartcron.domain.alerts import Alert
+from smartcron.domain.enums import Severity
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 
@@ -157,6 +159,8 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     resolved_at: datetime | None
+    snoozed_until: datetime | None
+    """No message about the alert is sent before this (null when it is not snoozed)."""
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
@@ -173,7 +177,59 @@ class AlertOut(BaseModel):
             acknowledged_at=alert.acknowledged_at,
             acknowledged_by=alert.acknowledged_by,
             resolved_at=alert.resolved_at,
+            snoozed_until=alert.snoozed_until if alert.active else None,
         )
+
+
+class SnoozeIn(BaseModel):
+    """How long to snooze an alert: ``duration`` or ``until``, one of them (1 min to 30 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration: Annotated[str, Field(max_length=32)] | float | None = Field(
+        default=None, description="`30m`, `2h`, `1d`, or seconds as a number"
+    )
+    until: datetime | None = Field(default=None, description="the end of the snooze, ISO 8601 with an offset")
+
+
+Amount = Annotated[str, Field(max_length=32)] | float
+
+
+class RuleIn(BaseModel):
+    """A custom alert rule, as `smartcron alerts rules add` takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=128, description="letters, digits and `_ . -`")
+    kind: RuleKind
+    threshold: Amount = Field(
+        description="a duration (`90s`, `15m`, `2h`, `1d`, or seconds) for long_run, short_run and no_success; "
+        "a percentage for failure_rate"
+    )
+    task: str | None = Field(default=None, max_length=128, description="only this task (default: every task)")
+    window: Amount | None = Field(default=None, description="failure_rate: the time window (default 1h)")
+    min_runs: int | None = Field(
+        default=None, ge=1, le=10**6, description="failure_rate: runs needed in the window (default 3)"
+    )
+    severity: Severity = Severity.HIGH
+
+
+class RuleOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    task: str | None
+    threshold: float
+    window_seconds: int | None
+    min_runs: int | None
+    severity: str
+    enabled: bool
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, rule: AlertRule) -> RuleOut:
+        return cls(**rule.to_dict())
 
 
 class CheckOut(BaseModel):
