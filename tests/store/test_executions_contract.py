@@ -181,3 +181,17 @@ def test_retries_owed_are_recoverable_failures_no_next_attempt_or_later_change_t
         (True, "retried", 0, Trigger.SCHEDULE),
         (False, "retried", 1, Trigger.RETRY),
     ]
+
+
+def test_runs_of_tasks_whose_name_contains_a_text_in_any_case_wildcards_taken_literally(store: Store) -> None:
+    names = ["Pay_roll", "payroll2", "bank"]
+    for name in names:
+        store.executions.claim([SlotClaim(add_task(store, name), NOW, Trigger.SCHEDULE)], node="a", token="t", now=NOW)
+
+    def named(text: str) -> list[str]:
+        return sorted(run.task_name for run in store.executions.list(name_contains=text))
+
+    assert named("PAY") == ["Pay_roll", "payroll2"]
+    assert named("_ROLL") == ["Pay_roll"], "_ is a character, not a wildcard"
+    assert named("%") == []
+    assert named("") == sorted(names)

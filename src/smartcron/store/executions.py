@@ -342,14 +342,19 @@ class ExecutionRepository:
         self,
         *,
         task_id: int | None = None,
+        name_contains: str | None = None,
         status: ExecutionStatus | None = None,
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[Execution]:
-        """Newest first."""
+        """Newest first; ``name_contains``: of the tasks whose name contains it, in any case."""
         query = with_task_name().order_by(e.c.id.desc()).limit(limit)
         if task_id is not None:
             query = query.where(e.c.task_id == task_id)
+        if name_contains:
+            escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            matching = select(t.c.id).where(t.c.name.ilike(f"%{escaped}%", escape="\\"))
+            query = query.where(e.c.task_id.in_(matching))
         if status is not None:
             query = query.where(e.c.status == status.value)
         if before_id is not None:

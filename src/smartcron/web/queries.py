@@ -230,21 +230,9 @@ def runs_of_tasks_named_like(
         exact = conn.execute(select(t.c.id).where(t.c.name == text)).scalar_one_or_none()
     if exact is not None:
         return task_history(store, int(exact), status=status, limit=limit, before_id=before_id)
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    matching = select(t.c.id).where(t.c.name.ilike(f"%{escaped}%", escape="\\"))
-    query = (
-        select(e, t.c.name.label("task_name"))
-        .join(t, t.c.id == e.c.task_id)
-        .where(e.c.task_id.in_(matching))
-        .order_by(e.c.id.desc())
-        .limit(max(1, min(limit, MAX_PAGE)))
+    return store.executions.list(
+        name_contains=text, status=status, limit=max(1, min(limit, MAX_PAGE)), before_id=before_id
     )
-    if status is not None:
-        query = query.where(e.c.status == status.value)
-    if before_id is not None:
-        query = query.where(e.c.id < before_id)
-    with store.engine.connect() as conn:
-        return [row_to_execution(r) for r in conn.execute(query).mappings()]
 
 
 def task_history(
