@@ -6,18 +6,24 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
+from smartcron.clock import system_clock
 from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.runner.tick import run_tick
 from smartcron.store import Store
 from tests.runner.runner_support import (
+    CHILD_ENV,
     add_task,
     failed_and_left,
     home_store,
     runs_of,
+    settings_for,
     smartcron,
     smartcron_env,
     wait_until,
@@ -86,6 +92,49 @@ def test_fifty_concurrent_ticks_on_one_due_slot_run_it_exactly_once(store: Store
     assert codes == [0] * 50, [o for o in outputs if o]
     assert counter.read_text() == "ran\n"
     assert [r.status for r in runs_of(store, task)] == [ExecutionStatus.SUCCESS]
+
+
+def deadlock_victim(store: Store) -> Exception:
+    """The error this store's database raises at the transaction it rolled back to break a deadlock."""
+    dialect = store.engine.dialect.name
+    if dialect == "mysql":
+        import pymysql
+
+        return pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+    if dialect == "postgresql":
+        import psycopg
+
+        return psycopg.errors.DeadlockDetected("deadlock detected")
+    pytest.skip("SQLite has one writer: no transaction is ever a deadlock victim")
+
+
+def test_a_tick_carries_on_when_any_transaction_of_its_opening_pass_is_chosen_as_a_deadlock_victim(
+    store: Store, tmp_path: Path
+) -> None:
+    """Fifty ticks starting in the same second contend for the same rows; the database then
+    rolls one transaction back to break a deadlock. Here each locking statement the tick's
+    main thread sends is refused that way the first time it is sent."""
+    victim = deadlock_victim(store)
+    task = add_task(store, "once", ("true",), next_run_at=datetime.now(UTC), schedule="0 0 1 1 *")
+    refused: list[str] = []
+
+    def each_lock_loses_once(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        words = statement.upper().split()
+        locking = words[0] in {"INSERT", "UPDATE", "DELETE"} or "FOR UPDATE" in statement.upper()
+        if locking and threading.current_thread() is threading.main_thread() and statement not in refused:
+            refused.append(statement)
+            raise victim
+
+    event.listen(store.engine, "before_cursor_execute", each_lock_loses_once)
+    try:
+        report = run_tick(
+            settings_for(store, tmp_path / "home"), store, clock=system_clock(), base_env=CHILD_ENV, cwd=str(tmp_path)
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", each_lock_loses_once)
+    assert any("SMART_CRON_EXECUTIONS" in s.upper() and s.upper().startswith("INSERT") for s in refused), refused
+    assert (report.due, report.claimed, report.started) == (1, 1, 1)
+    assert [(r.status, r.trigger) for r in runs_of(store, task)] == [(ExecutionStatus.SUCCESS, Trigger.SCHEDULE)]
 
 
 def test_sigterm_to_a_tick_kills_its_runs_after_the_grace_records_them_and_exits_zero(tmp_path: Path) -> None:

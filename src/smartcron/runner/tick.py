@@ -36,6 +36,7 @@ from smartcron.runner.scheduling.recovery import (
 )
 from smartcron.runner.scheduling.replay import replay_spool
 from smartcron.store import Store
+from smartcron.store.engine import retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,7 @@ def run_tick(
     engine.start()
     grace = 0.0
     try:
-        engine.lease_keeper.round()
-        now = clock.now()
-        replay_spool(engine)
-        recovered = recover_own_rows(engine, now, startup=False).total + take_over_lost_nodes(engine, now)
-        recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
-        first: PassReport = engine.run_pass(now)
+        recovered, first = retry_on_deadlock(lambda: opening_pass(engine))
         started = first.started + supervise(engine, done=lambda: not engine.has_work(), announced=True, stop=stop)
         if stop is not None and stop.is_set():
             grace = settings.runner_shutdown_grace
@@ -85,6 +81,21 @@ def run_tick(
     AlertSender(store, settings, node=engine.node).send(clock.now())
     log.info("tick: %d due, %d claimed, %d started", first.due, first.claimed, started, extra={"action": "tick"})
     return TickReport(first.due, first.claimed, started, recovered)
+
+
+def opening_pass(engine: Engine) -> tuple[int, PassReport]:
+    """Renew, replay the spool, recover, recall owed retries, plan and start: how many rows were
+    recovered, and the pass's report.
+
+    Every step is one the daemon repeats each pass, so all of it may run again. It does when the
+    database picks one of its transactions as a deadlock victim, as it may when fifty ticks start
+    in the same second: the tick then carries on instead of ending with a database error."""
+    engine.lease_keeper.round()
+    now = engine.clock.now()
+    replay_spool(engine)
+    recovered = recover_own_rows(engine, now, startup=False).total + take_over_lost_nodes(engine, now)
+    recall_owed_retries(engine, now, overdue=OVERDUE_RETRY)
+    return recovered, engine.run_pass(now)
 
 
 def supervise(

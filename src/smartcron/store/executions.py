@@ -146,7 +146,9 @@ class ExecutionRepository:
         )
 
         def attempt() -> list[int]:
-            with self._engine.begin() as conn:
+            # Read committed on MySQL: many runners swapping one row then wait for each other's
+            # row lock instead of taking gap locks on the status index and deadlocking.
+            with write_transaction(self._engine, read_committed=True) as conn:
                 if conn.dialect.update_returning:  # one round trip where the database can (not MySQL)
                     return sorted(int(r[0]) for r in conn.execute(started.returning(e.c.id)))
                 conn.execute(started)
