@@ -75,7 +75,8 @@ def add_at(rig: FaultRig, name: str, schedule: str, start: datetime, **spec: obj
     """A task whose next slot is the first after ``start`` (the daemon's time, not the test's)."""
     zone = str(spec.pop("timezone", BERLIN))
     first = parse_schedule(schedule, zone, hash_key=name).next_after(start)
-    task_spec = TaskSpec(name=name, command=("true",), schedule=schedule, timezone=zone, retries=0, **spec)  # type: ignore[arg-type]
+    command = tuple(spec.pop("command", ("true",)))  # type: ignore[call-overload]
+    task_spec = TaskSpec(name=name, command=command, schedule=schedule, timezone=zone, retries=0, **spec)  # type: ignore[arg-type]
     return rig.store.tasks.add(task_spec, now=start, next_run_at=first)
 
 

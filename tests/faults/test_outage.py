@@ -18,13 +18,14 @@ from tests.faults.rig import LEASE, FaultRig, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(240)]
 
 ONCE = "0 0 1 1 *"
-OUTAGE = 3 * LEASE  # past every lease: the node's own rows wait for it, no other node is there
+STALL = 3 * LEASE  # past every lease: the node's own rows wait for it, no other node is there
+CUT = 60.0  # a minute: past the lease many times over, and past the outage alert's minute
 S = ExecutionStatus
 
 
-@pytest.mark.parametrize("fault", ["cut", "stall"])
+@pytest.mark.parametrize(("fault", "outage"), [("cut", CUT), ("stall", STALL)])
 def test_a_database_outage_mid_run_is_outlived_and_every_outcome_written_with_its_real_time(
-    rig: FaultRig, fault: str
+    rig: FaultRig, fault: str, outage: float
 ) -> None:
     long = [rig.add_task(f"bank{i}", ("sleep", "3"), schedule=ONCE) for i in range(2)]
     slow = rig.add_task("timeboxed", ("sleep", "60"), schedule=ONCE, timeout=4, kill_grace=1, retries=0)
@@ -39,7 +40,7 @@ def test_a_database_outage_mid_run_is_outlived_and_every_outcome_written_with_it
     assert a.proxy is not None
     getattr(a.proxy, fault)()
     cut_at = datetime.now(UTC)
-    time.sleep(OUTAGE)  # the fault itself: the runs end, and the timeout fires, while the database is away
+    time.sleep(outage)  # the fault itself: the runs end, and the timeout fires, while the database is away
     assert a.alive(), a.output
     a.proxy.restore()
     restored_at = datetime.now(UTC)
