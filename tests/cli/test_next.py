@@ -252,6 +252,7 @@ def test_next_of_a_one_value_range_with_a_step_is_that_value_alone(home: Path) -
         ("0 0 * * FRI-MON", "day-of-week field: range FRI-MON goes backwards; write FRI,SAT,SUN,MON"),
         ("0 0 * * MONDAY", "day-of-week field: 'MONDAY' is not a day name; write MON"),
         ("0 0 * * * * 2027", "got 7: a year field is not supported"),
+        ("0 0 1 1 * 2027", "the last, '2027', is a year: a year field is not supported"),
         ("0 0 * * MON-FRI#1", "'#' takes one weekday, so list them: MON#1,TUE#1,WED#1,THU#1,FRI#1"),
     ],
 )

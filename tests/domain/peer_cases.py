@@ -187,6 +187,12 @@ REFUSED: list[tuple[str, str]] = [
     # gorhill/cronexpr and croniter: a seventh, year field
     ("0 0 * * * * 2026", "got 7: a year field is not supported; drop it, and disable the task"),
     ("0 0 1 1 ? 0 2020-2024", "got 7: a year field is not supported"),
+    # Quartz habits carried to five fields: a year where smartcron reads a sixth field as seconds
+    (
+        "0 0 1 1 * 2027",
+        "6 fields are read seconds first, but the last, '2027', is a year: a year field is not supported",
+    ),
+    ("0 12 * * ? 2026,2027", "the last, '2026,2027', is a year"),
     # dragonmantank/cron-expression: wrap-around weekday ranges (7-4, 7-3)
     ("0 0 * * FRI-MON", "day-of-week field: range FRI-MON goes backwards; write FRI,SAT,SUN,MON"),
     ("0 0 * * 7-4", "day-of-week field: range 7-4 goes backwards; write 0-4"),

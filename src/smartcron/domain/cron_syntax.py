@@ -168,14 +168,20 @@ def _six(items: Iterable[str]) -> tuple[str, str, str, str, str, str]:
     return (a, b, c, d, e, f)
 
 
+_YEAR_ADVICE = (
+    "a year field is not supported; drop it, and disable the task (smartcron tasks disable) when its last year is over"
+)
+_YEARS = re.compile(r"\d{4}([-,]\d{4})*")
+
+
 def _check_field_count(parts: list[str]) -> None:
+    if len(parts) == 6 and _YEARS.fullmatch(parts[5]):
+        # Quartz and AWS put a year last: five fields and a year, not seconds and five fields.
+        raise ScheduleError(f"6 fields are read seconds first, but the last, {parts[5]!r}, is a year: {_YEAR_ADVICE}")
     if len(parts) in (5, 6):
         return
     if len(parts) == 7:
-        raise ScheduleError(
-            "expected 5 fields (or 6 with seconds first), got 7: a year field is not supported; "
-            "drop it, and disable the task (smartcron tasks disable) when its last year is over"
-        )
+        raise ScheduleError(f"expected 5 fields (or 6 with seconds first), got 7: {_YEAR_ADVICE}")
     raise ScheduleError(f"expected 5 fields (or 6 with seconds first), got {len(parts)}")
 
 
