@@ -59,7 +59,9 @@ def test_a_node_joining_is_a_node_event_but_its_next_beat_is_not(settings: Setti
 
 @pytest.fixture
 def live(settings: Settings, web_store: Store) -> Iterator[str]:
-    with serving(create_app(settings, web_store, clock=SystemClock(), live_interval=0.05)) as base:
+    app = create_app(settings, web_store, clock=SystemClock(), live_interval=0.05)
+    app.state.login_recheck_seconds = 0.2
+    with serving(app) as base:
         yield base
 
 
@@ -137,3 +139,28 @@ def test_a_reconnecting_tab_is_told_what_changed_while_it_was_away(live: str, we
         assert event == "alert" and new_id != last_id
         with client.stream("GET", "/events", headers={"Last-Event-ID": new_id or ""}) as response:
             assert EventReader(response).next()[0] == "ready"  # nothing missed this time
+
+
+@pytest.mark.parametrize("change", ["removed", "password changed"])
+def test_an_open_stream_ends_once_its_login_no_longer_holds(live: str, web_store: Store, change: str) -> None:
+    with _logged_in(live) as client, client.stream("GET", "/events") as response:
+        reader = EventReader(response)
+        assert reader.next()[0] == "ready"
+        if change == "removed":
+            web_store.users.remove("viewer")
+        else:
+            web_store.users.set_password("viewer", "a-new-hash")
+        give_up = time.monotonic() + 15  # a bound only a stream that never ends reaches
+        with pytest.raises(AssertionError, match="the stream ended"):
+            while time.monotonic() < give_up:  # beats may come until the next check of the login
+                reader.next(deadline=10.0)
+
+
+def test_an_open_stream_goes_on_while_its_login_holds(live: str, web_store: Store) -> None:
+    task_id = add_task(web_store, "bank_import")
+    with _logged_in(live) as client, client.stream("GET", "/events") as response:
+        reader = EventReader(response)
+        assert reader.next()[0] == "ready"
+        time.sleep(0.6)  # several checks of the login go by
+        web_store.executions.enqueue(task_id, scheduled_for=NOW)
+        assert reader.until("run")[0][-1] == "run"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
 
@@ -132,9 +132,19 @@ def beat() -> ServerSentEvent:
     return ServerSentEvent(data="", event=BEAT_EVENT, sep="\n")
 
 
-async def event_stream(feed: ChangeFeed, last_event_id: str | None) -> AsyncIterator[ServerSentEvent]:
+async def event_stream(
+    feed: ChangeFeed,
+    last_event_id: str | None,
+    *,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    recheck_every: float = 30.0,
+) -> AsyncIterator[ServerSentEvent]:
     """Events from now on; first, for a reconnecting browser, one per kind that changed since its
-    last event id, or a ``ready`` event carrying the current id."""
+    last event id, or a ``ready`` event carrying the current id.
+
+    ``still_allowed`` is asked every ``recheck_every`` seconds whether the login that opened the
+    stream still holds (the user may have been removed, or their password changed, since): the
+    stream ends when it does not, and the browser's reconnect then meets the login page."""
     try:
         current = await feed.current(fresh=True)  # a tab that comes back is told what it missed at once
     except SmartcronError as exc:
@@ -146,8 +156,13 @@ async def event_stream(feed: ChangeFeed, last_event_id: str | None) -> AsyncIter
         yield _event(kind, current)
     if not missed:
         yield _event("ready", current)
+    next_check = anyio.current_time() + recheck_every
     while True:
         await anyio.sleep(feed.interval)
+        if still_allowed is not None and anyio.current_time() >= next_check:
+            if not await still_allowed():
+                return
+            next_check = anyio.current_time() + recheck_every
         try:
             newest = await feed.current()
         except SmartcronError as exc:  # the browser reconnects (and shows the page stale meanwhile)
