@@ -43,7 +43,7 @@ def create_app(
     """The application. Without ``store`` it opens (and on shutdown closes) one from ``settings``.
     ``live_interval`` is how often, in seconds, live pages learn of changes in the database."""
     from smartcron.services.setup import ensure_secret_key
-    from smartcron.web.routes import actions, api, api_accounts, events, pages, run_page, system
+    from smartcron.web.routes import actions, api, api_accounts, events, nodes, pages, run_page, system
 
     owned = store is None
     the_store = store if store is not None else open_store(settings)
@@ -92,5 +92,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (system, pages, run_page, events, actions, api, api_accounts):
         app.include_router(module.router)
+    app.include_router(nodes.pages)
+    app.include_router(nodes.api)
     install_error_handlers(app)
     return app
