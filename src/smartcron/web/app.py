@@ -44,6 +44,7 @@ def create_app(
     ``live_interval`` is how often, in seconds, live pages learn of changes in the database."""
     from smartcron.services.setup import ensure_secret_key
     from smartcron.web.routes import (
+        accounts_page,
         actions,
         api,
         api_accounts,
@@ -54,6 +55,7 @@ def create_app(
         run_page,
         silences_page,
         system,
+        tasks_admin,
     )
 
     owned = store is None
@@ -101,7 +103,9 @@ def create_app(
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, pages, run_page, events, actions, silences_page, api, api_alerts, api_accounts):
+    for module in (system, pages, run_page, events, actions, silences_page, accounts_page, tasks_admin):
+        app.include_router(module.router)
+    for module in (api, api_alerts, api_accounts):
         app.include_router(module.router)
     app.include_router(nodes.pages)
     app.include_router(nodes.api)
