@@ -224,7 +224,8 @@ def test_run_prints_the_execution_and_exits_by_its_outcome(db: Store, tmp_path: 
     invoke("tasks", "apply", write(tmp_path, TASK))
     outcomes: list[ExecutionStatus] = []
 
-    def trigger(settings: Settings, store: Store, name: str, *, wait: bool) -> Execution:
+    def trigger(settings: Settings, store: Store, name: str, *, wait: bool, by: str) -> Execution:
+        assert by.startswith("cli:")
         status = outcomes.pop(0)
         return Execution(
             id=7, task_id=1, task_name=name, scheduled_for=datetime.now(UTC), attempt=0,

@@ -100,10 +100,12 @@ class Dispatcher:
         return sent
 
     def queue_due(self, now: datetime) -> int:
-        """Turn owed alert messages into notification rows; returns how many alerts were taken."""
+        """Turn owed alert messages into notification rows; returns how many alerts were taken.
+        An alert an active silence covers owes nothing yet and is left as it is: its message goes
+        out as soon as the silence ends or is removed, if the alert is still open then."""
         owed = [
             OwedMessage(alert, kind)
-            for alert in self._store.alerts.due(now, limit=MAX_DUE_PER_PASS)
+            for alert in self._store.alerts.due(now, limit=MAX_DUE_PER_PASS, silences=self._store.silences.active(now))
             if (kind := owed_kind(alert)) is not None
         ]
         if not owed:

@@ -17,6 +17,7 @@ from rich.table import Table
 from smartcron.alerts.channels import OutgoingMessage, build_channels
 from smartcron.alerts.messages import MessageContext, safe_line, test_message
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
+from smartcron.cli.silences import silence
 from smartcron.cli.tasks import cli_actor
 from smartcron.cli.tasks_render import console, local_time
 from smartcron.clock import utcnow
@@ -26,7 +27,7 @@ from smartcron.domain.alerts import Alert
 from smartcron.domain.enums import Severity
 from smartcron.errors import UserError
 from smartcron.services.alert_actions import acknowledge_alert, resolve_alert, snooze_alert
-from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
+from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule, set_alert_rule_enabled
 
 ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z"]
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "dark_orange", Severity.LOW: "grey50"}
@@ -321,3 +322,24 @@ def rules_remove_cmd(app: AppContext, name: str) -> None:
     """Remove the rule NAME (its open alerts are resolved)."""
     remove_alert_rule(app.store, name, by=cli_actor())
     click.echo(f"removed rule {name}")
+
+
+@rules.command("enable")
+@click.argument("name")
+@pass_app
+def rules_enable_cmd(app: AppContext, name: str) -> None:
+    """Turn the rule NAME on again: the runner judges by it within 30 s."""
+    set_alert_rule_enabled(app.store, name, enabled=True, by=cli_actor())
+    click.echo(f"enabled rule {name}")
+
+
+@rules.command("disable")
+@click.argument("name")
+@pass_app
+def rules_disable_cmd(app: AppContext, name: str) -> None:
+    """Turn the rule NAME off (kept, not evaluated); its open alerts are resolved."""
+    set_alert_rule_enabled(app.store, name, enabled=False, by=cli_actor())
+    click.echo(f"disabled rule {name}")
+
+
+alerts.add_command(silence)

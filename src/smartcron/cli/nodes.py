@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
 
 from smartcron.cli.context import AppContext, echo_json, json_option, pass_app
-from smartcron.errors import NotFoundError
 
 
 @click.group("nodes", invoke_without_command=True)
@@ -74,8 +72,8 @@ def drain_cmd(app: AppContext, name: str) -> None:
     """Ask runner NAME to drain, for a rolling upgrade: it stops claiming at its next heartbeat,
     leaves its queued runs to the other runners, finishes what runs, and exits 0. Starting it
     again puts it back in service."""
-    store = app.store
-    if not store.nodes.request_drain(name, by=f"cli:{getpass.getuser()}", now=store.database_now()):
-        raise NotFoundError(f"no runner named {name!r} has ever reported (see `smartcron nodes`)")
-    store.audit.record(f"cli:{getpass.getuser()}", "node.drain", name, {}, now=store.database_now())
-    click.echo(f"asked {name} to drain: it claims nothing more, finishes what runs, then stops")
+    from smartcron.cli.tasks import cli_actor
+    from smartcron.services.node_actions import DRAIN_MESSAGE, drain_node
+
+    drain_node(app.store, name, by=cli_actor())
+    click.echo(DRAIN_MESSAGE.format(name=name))

@@ -375,7 +375,7 @@ def run_cmd(app: AppContext, name: str, wait: bool, as_json: bool) -> None:
     except ModuleNotFoundError as exc:
         raise SmartcronError("the runner is not available in this installation") from exc
     app.store.tasks.get(name)
-    execution = trigger(app.settings, app.store, name, wait=wait)
+    execution = trigger(app.settings, app.store, name, wait=wait, by=cli_actor())
     if as_json:
         echo_json(
             {

@@ -41,6 +41,11 @@ DEFAULT_MIN_RUNS = 3
 RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
+def rule_alert_kind(kind: str, rule_id: int) -> str:
+    """Kind of the alerts rule ``rule_id`` of ``kind`` raises."""
+    return f"rule:{kind}:{rule_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRule:
     id: int
@@ -58,7 +63,7 @@ class AlertRule:
     @property
     def alert_kind(self) -> str:
         """Kind of the alerts this rule raises (one open per task)."""
-        return f"rule:{self.kind.value}:{self.id}"
+        return rule_alert_kind(self.kind.value, self.id)
 
     def applies_to(self, task_id: int) -> bool:
         return self.task_id is None or self.task_id == task_id

@@ -23,6 +23,7 @@ from smartcron.runner.scheduling.engine import Engine
 from smartcron.runner.scheduling.leases import RUNNER_ROLES
 from smartcron.runner.scheduling.recovery import look_after_runs
 from smartcron.runner.tick import supervise
+from smartcron.services.manual_run import queue_manual_run
 from smartcron.store import Store
 
 WAIT_POLL_SECONDS = 0.2
@@ -38,11 +39,16 @@ def trigger(
     clock: Clock | None = None,
     base_env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    by: str | None = None,
 ) -> Execution:
-    """Queue a manual run of task ``name``; run it here when no runner is alive. See the module doc."""
+    """Queue a manual run of task ``name``; run it here when no runner is alive. See the module doc.
+    With ``by`` (``cli:root``) the run is queued and audited as the dashboard and the API do."""
     clock = clock or SystemClock()
     task = store.tasks.get(name)
-    execution_id = store.executions.enqueue(task.id, scheduled_for=clock.now())
+    if by is not None:
+        execution_id = queue_manual_run(store, task, by=by, now=clock.now())
+    else:
+        execution_id = store.executions.enqueue(task.id, scheduled_for=clock.now())
     if runner_alive(store, settings, task, clock.now()) or daemon_starting_here(settings):
         if not wait:
             return store.executions.get(execution_id)

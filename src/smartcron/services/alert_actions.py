@@ -42,23 +42,34 @@ def resolve_alert(store: Store, settings: Settings, alert_id: int, *, by: str) -
 def snooze_until(*, now: datetime, duration: str | float | None = None, until: datetime | None = None) -> datetime:
     """When a snooze asked for as ``duration`` (``2h``, ``90m``, seconds) or ``until`` ends;
     exactly one of them, between :data:`MIN_SNOOZE` and :data:`MAX_SNOOZE` from ``now``."""
+    return period_end(now=now, duration=duration, until=until, least=MIN_SNOOZE, most=MAX_SNOOZE, what="snooze")
+
+
+def period_end(
+    *,
+    now: datetime,
+    duration: str | float | None,
+    until: datetime | None,
+    least: timedelta,
+    most: timedelta,
+    what: str,
+) -> datetime:
+    """When a period (a snooze, a silence) asked for as ``duration`` or ``until`` ends: exactly one
+    of them, between ``least`` and ``most`` from ``now``; ``UserError`` naming the field."""
     if (duration is None) == (until is None):
-        raise UserError("snooze: give a duration or an end time (until), one of the two")
-    bounds = (
-        f"a snooze lasts from {format_duration(MIN_SNOOZE.total_seconds())} "
-        f"to {format_duration(MAX_SNOOZE.total_seconds())}"
-    )
+        raise UserError(f"{what}: give a duration or an end time (until), one of the two")
+    bounds = f"a {what} lasts from {format_duration(least.total_seconds())} to {format_duration(most.total_seconds())}"
     if until is not None:
         if until.tzinfo is None:
             raise UserError("until: give a time zone (e.g. 2026-03-01T14:00:00Z)")
         end = until.astimezone(UTC)
-        if not now + MIN_SNOOZE <= end <= now + MAX_SNOOZE:
+        if not now + least <= end <= now + most:
             raise UserError(f"until: {bounds} from now")
         return end
     seconds = duration if isinstance(duration, int | float) else parse_duration(str(duration))
     if seconds is None or not math.isfinite(seconds):
         raise UserError(f"duration: {str(duration)[:40]!r} is not a duration (e.g. 30m, 2h, 1d)")
-    if not MIN_SNOOZE.total_seconds() <= seconds <= MAX_SNOOZE.total_seconds():
+    if not least.total_seconds() <= seconds <= most.total_seconds():
         raise UserError(f"duration: {bounds}")
     return now + timedelta(seconds=seconds)
 

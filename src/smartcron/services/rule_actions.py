@@ -44,3 +44,16 @@ def remove_alert_rule(store: Store, name: str, *, by: str) -> AlertRule:
     rule = remove_rule(store, name, now=now)
     store.audit.record(by, "rule.remove", name, None, now=now)
     return rule
+
+
+def set_alert_rule_enabled(store: Store, name: str, *, enabled: bool, by: str) -> AlertRule:
+    """Turn a rule on or off (audited ``rule.enable`` / ``rule.disable``). A disabled rule is not
+    evaluated, so the alerts it raised are resolved with it (nothing would resolve them while it
+    is off); enabling it again judges afresh. ``NotFoundError`` for no such rule."""
+    now = store.database_now()
+    rule = store.alert_rules.set_enabled(name, enabled)
+    if not enabled:
+        for alert in store.alerts.open_of_kind(rule.alert_kind):
+            store.alerts.resolve(rule.alert_kind, task_id=alert.task_id, now=now, message=None)
+    store.audit.record(by, "rule.enable" if enabled else "rule.disable", name, None, now=now)
+    return rule

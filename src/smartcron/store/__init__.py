@@ -27,6 +27,7 @@ from smartcron.store.leases import LeaseRepository
 from smartcron.store.nodes import NodeRepository
 from smartcron.store.notifications import NotificationRepository
 from smartcron.store.run_stats import RunStatistics
+from smartcron.store.silences import SilenceRepository
 from smartcron.store.slots import SlotRepository
 from smartcron.store.tasks import TaskRepository
 from smartcron.store.users import TokenRepository, UserRepository
@@ -43,6 +44,7 @@ class Store:
         self.tasks = TaskRepository(engine)
         self.alerts, self.alert_rules = AlertRepository(engine), AlertRuleRepository(engine)
         self.notifications = NotificationRepository(engine)
+        self.silences = SilenceRepository(engine)
         self.executions = ExecutionRepository(engine)
         self.slots = SlotRepository(engine)
         self.leases = LeaseRepository(engine)

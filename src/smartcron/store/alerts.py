@@ -15,21 +15,23 @@ Concurrency contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, delete, func, insert, literal, null, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, not_, null, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from smartcron.domain.alerts import Alert, open_key
 from smartcron.domain.enums import AlertState, Severity
+from smartcron.domain.silences import Silence
 from smartcron.errors import ConflictError, NotFoundError, UserError
 from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.schema import alerts as a
 from smartcron.store.schema import tasks as t
+from smartcron.store.silences import silenced_alert
 from smartcron.store.types import UtcDateTime
 
 T = TypeVar("T")
@@ -278,19 +280,17 @@ class AlertRepository:
                 counts[Severity(severity)] = int(n)
         return counts
 
-    def due(self, now: datetime, *, limit: int = 1000) -> AlertList:
+    def due(self, now: datetime, *, limit: int = 1000, silences: Sequence[Silence] = ()) -> AlertList:
         """Alerts that owe a message at ``now``: open ones past ``notify_after`` (first message or
-        reminder) and not snoozed, and resolved ones whose "resolved" message is owed.
-        Acknowledged ones owe none."""
+        reminder), not snoozed and not covered by one of ``silences`` (the active ones), and
+        resolved ones whose "resolved" message is owed. Acknowledged ones owe none."""
+        quiet = silenced_alert(silences)
+        owes = and_(a.c.state == AlertState.OPEN.value, not_snoozed(now))
+        if quiet is not None:
+            owes = and_(owes, not_(quiet))
         query = (
             _alerts_with_task()
-            .where(
-                a.c.notify_after <= now,
-                or_(
-                    a.c.state == AlertState.RESOLVED.value,
-                    and_(a.c.state == AlertState.OPEN.value, not_snoozed(now)),
-                ),
-            )
+            .where(a.c.notify_after <= now, or_(a.c.state == AlertState.RESOLVED.value, owes))
             .order_by(a.c.notify_after, a.c.id)
             .limit(limit)
         )

@@ -11,13 +11,13 @@ from typing import Any
 
 from smartcron.config import Settings
 from smartcron.domain.alerts import Alert
-from smartcron.domain.enums import Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task, TaskOrigin
 from smartcron.domain.taskfile import spec_from_mapping
 from smartcron.registry.service import Registry
 from smartcron.services.alert_actions import acknowledge_alert, resolve_alert, snooze_alert
 from smartcron.services.cancel import cancel_run
+from smartcron.services.manual_run import queue_manual_run
 from smartcron.store import Store
 from smartcron.web.auth import Principal
 
@@ -38,12 +38,7 @@ class Actions:
     def run_now(self, name: str, *, again_of: int | None = None) -> Queued:
         """Queue a manual run; ``again_of`` is the run whose page asked for it ("Run again", "Retry")."""
         task = self._store.tasks.get(name)
-        now = self._store.database_now()
-        execution_id = self._store.executions.enqueue(task.id, scheduled_for=now, trigger=Trigger.MANUAL)
-        details: dict[str, Any] = {"execution_id": execution_id}
-        if again_of is not None:
-            details["again_of"] = again_of
-        self._store.audit.record(self._actor, "task.run", name, details, now=now)
+        execution_id = queue_manual_run(self._store, task, by=self._actor, again_of=again_of)
         return Queued(task=name, execution_id=execution_id)
 
     def run_again(self, execution_id: int) -> tuple[Execution, Queued]:

@@ -43,7 +43,20 @@ def create_app(
     """The application. Without ``store`` it opens (and on shutdown closes) one from ``settings``.
     ``live_interval`` is how often, in seconds, live pages learn of changes in the database."""
     from smartcron.services.setup import ensure_secret_key
-    from smartcron.web.routes import actions, api, api_accounts, events, pages, run_page, system
+    from smartcron.web.routes import (
+        accounts_page,
+        actions,
+        api,
+        api_accounts,
+        api_alerts,
+        events,
+        nodes,
+        pages,
+        run_page,
+        silences_page,
+        system,
+        tasks_admin,
+    )
 
     owned = store is None
     the_store = store if store is not None else open_store(settings)
@@ -90,7 +103,11 @@ def create_app(
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, pages, run_page, events, actions, api, api_accounts):
+    for module in (system, pages, run_page, events, actions, silences_page, accounts_page, tasks_admin):
         app.include_router(module.router)
+    for module in (api, api_alerts, api_accounts):
+        app.include_router(module.router)
+    app.include_router(nodes.pages)
+    app.include_router(nodes.api)
     install_error_handlers(app)
     return app

@@ -11,14 +11,12 @@ from fastapi.openapi.models import Example
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.domain.task import TaskOrigin
 from smartcron.errors import ConflictError, TaskSpecError
-from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
 from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
 from smartcron.web.panels import scorecard_or_reason, scorecard_rows
 from smartcron.web.routes.api_models import (
     ActivityOut,
-    AlertOut,
     BucketOut,
     CheckOut,
     ExecutionOut,
@@ -30,10 +28,7 @@ from smartcron.web.routes.api_models import (
     LogOut,
     PointOut,
     QueuedOut,
-    RuleIn,
-    RuleOut,
     SeriesOut,
-    SnoozeIn,
     TaskDetail,
     TaskOut,
     TaskPage,
@@ -255,122 +250,6 @@ async def cancel_execution(request: Request, principal: Operator, execution_id: 
     is the run as it is now."""
     run = Actions(request.app.state.store, request.app.state.settings, principal).cancel(execution_id)
     return ExecutionOut.of(run)
-
-
-@router.get("/alerts", response_model=list[AlertOut], summary="Alerts, newest first")
-def list_alerts(
-    request: Request,
-    _: Viewer,
-    active: Annotated[bool, Query(description="only open and acknowledged ones")] = False,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[AlertOut]:
-    alerts = request.app.state.store.alerts.list(active_only=active, limit=limit, before_id=before)
-    return [AlertOut.of(alert) for alert in alerts]
-
-
-@router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert")
-async def acknowledge_alert(request: Request, principal: Operator, alert_id: Id) -> AlertOut:
-    alert = Actions(request.app.state.store, request.app.state.settings, principal).acknowledge(alert_id)
-    return AlertOut.of(alert)
-
-
-@router.post(
-    "/alerts/{alert_id}/resolve",
-    response_model=AlertOut,
-    summary="Resolve an alert by hand",
-)
-async def resolve_alert(request: Request, principal: Operator, alert_id: Id) -> AlertOut:
-    """The alert becomes `resolved`; those who were told about it get a "resolved" message. A
-    resolved alert stays as it was (the answer is still 200). Audited as `alert.resolve`, as
-    `smartcron alerts resolve` and the alert center's Resolve button are."""
-    alert = Actions(request.app.state.store, request.app.state.settings, principal).resolve(alert_id)
-    return AlertOut.of(alert)
-
-
-SNOOZE_EXAMPLES: dict[str, Example] = {
-    "duration": {"summary": "For two hours", "value": {"duration": "2h"}},
-    "until": {"summary": "Until a time", "value": {"until": "2026-03-02T08:00:00+13:00"}},
-}
-
-
-@router.post(
-    "/alerts/{alert_id}/snooze",
-    response_model=AlertOut,
-    summary="Snooze an alert: no message about it for a while",
-    responses={
-        409: {"description": "The alert is already resolved"},
-        400: {"description": "Neither or both of duration and until, or a snooze outside 1 min to 30 days"},
-    },
-)
-async def snooze_alert(
-    request: Request,
-    principal: Operator,
-    alert_id: Id,
-    snooze: Annotated[SnoozeIn, Body(openapi_examples=SNOOZE_EXAMPLES)],
-) -> AlertOut:
-    """Until the snooze ends, no first message or reminder is sent about the alert; it stays
-    active, shown and counted. Then its reminders resume (one is sent at once if owed). Snoozing
-    again replaces the end time. Give `duration` or `until`, 1 minute to 30 days ahead. Audited
-    as `alert.snooze` with the end time, as `smartcron alerts snooze` is."""
-    actions = Actions(request.app.state.store, request.app.state.settings, principal)
-    return AlertOut.of(actions.snooze(alert_id, duration=snooze.duration, until=snooze.until))
-
-
-@router.get("/alerts/rules", response_model=list[RuleOut], summary="Custom alert rules")
-def list_rules(request: Request, _: Viewer) -> list[RuleOut]:
-    return [RuleOut.of(rule) for rule in request.app.state.store.alert_rules.list()]
-
-
-RULE_EXAMPLES: dict[str, Example] = {
-    "long_run": {
-        "summary": "A run longer than an hour",
-        "value": {"name": "payroll-slow", "kind": "long_run", "threshold": "1h", "task": "payroll_auto_start"},
-    },
-    "failure_rate": {
-        "summary": "Over 20 % failures in 6 hours",
-        "value": {"name": "flaky", "kind": "failure_rate", "threshold": 20, "window": "6h", "min_runs": 5},
-    },
-}
-
-
-@router.post(
-    "/alerts/rules",
-    response_model=RuleOut,
-    status_code=201,
-    summary="Add a custom alert rule (admin)",
-    responses={
-        400: {"description": "A value the rule checks refuse; the detail names it"},
-        409: {"description": "A rule with this name already exists"},
-    },
-)
-async def add_rule(
-    request: Request, principal: Admin, rule: Annotated[RuleIn, Body(openapi_examples=RULE_EXAMPLES)]
-) -> RuleOut:
-    """Checked as `smartcron alerts rules add` and the alert center's form check it; a rule that
-    already exists is refused. The runner applies a new rule within 30 s. Audited as `rule.add`."""
-    added = add_alert_rule(
-        request.app.state.store,
-        by=f"web:{principal.actor}",
-        name=rule.name,
-        kind=rule.kind.value,
-        threshold=rule.threshold,
-        task=rule.task,
-        window=rule.window,
-        min_runs=rule.min_runs,
-        severity=rule.severity.value,
-    )
-    return RuleOut.of(added)
-
-
-@router.delete("/alerts/rules/{name}", status_code=204, summary="Remove a custom alert rule (admin)")
-async def remove_rule(
-    request: Request, principal: Admin, name: Annotated[str, Path(min_length=1, max_length=128)]
-) -> Response:
-    """The rule's open alerts are resolved with it (nothing would resolve them otherwise).
-    Audited as `rule.remove`."""
-    remove_alert_rule(request.app.state.store, name, by=f"web:{principal.actor}")
-    return Response(status_code=204)
 
 
 @router.get("/health", response_model=HealthOut, summary="Latest health checks, runner heartbeats, scorecard")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from smartcron.domain.enums import ExecutionStatus, Role
+from smartcron.domain.enums import ExecutionStatus
 from smartcron.errors import UserError
 from smartcron.web import queries
 from smartcron.web.auth import Principal, require_admin, require_viewer
@@ -172,14 +172,4 @@ def audit(request: Request, _: Admin, before: Before = None) -> Response:
     entries = request.app.state.store.audit.list(limit=100, before_id=before)
     return render(
         request, "audit.html", {"entries": entries, "next_before": entries[-1].id if len(entries) == 100 else None}
-    )
-
-
-@router.get("/users")
-def users(request: Request, _: Admin) -> Response:
-    store = request.app.state.store
-    return render(
-        request,
-        "users.html",
-        {"users": store.users.list(), "tokens": store.tokens.list(), "roles": [r.value for r in Role]},
     )
