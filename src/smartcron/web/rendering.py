@@ -128,6 +128,15 @@ def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 
+def flash_event(message: str, link: tuple[str, str] | None = None, *, error: bool = False) -> str:
+    """An ``HX-Trigger`` header value: app.js shows ``message`` (and ``link``) as the flash message
+    of a page that htmx changed in place. ASCII-only JSON, as a header must be."""
+    detail: dict[str, Any] = {"message": message[:300], "error": error}
+    if link is not None and link[0].startswith("/") and not link[0].startswith("//"):
+        detail |= {"href": link[0][:200], "text": link[1][:100]}
+    return json.dumps({"smartcron:flash": detail})
+
+
 def flash(request: Request, message: str, *, link: tuple[str, str] | None = None) -> None:
     """A message for the next page; ``link`` is (a path on this site, its text), shown after it."""
     request.session["flash"] = message[:300]
