@@ -39,8 +39,8 @@ STATUS_CLASS = {
 
 
 def format_time(value: datetime | None, zone: tzinfo = UTC) -> str:
-    """A moment in the installation's time zone (``timezone`` setting), with the zone's abbreviation:
-    the dashboard, the CLI and the alert mails give the same clock time."""
+    """A moment in the dashboard's display zone (``web.display_timezone``, by default the
+    installation's ``timezone``, as the CLI and the alert mails use), with the zone's abbreviation."""
     if value is None:
         return "-"
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -103,6 +103,7 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
     )
     env.globals["version"] = __version__
+    env.globals["display_zone"] = str(getattr(zone, "key", zone))
     return Jinja2Templates(env=env)
 
 

@@ -183,7 +183,8 @@ async def snooze_alert(
     next: Next = "/alerts",
 ) -> Response:
     alert = _actions(request, principal).snooze(alert_id, duration=duration)
-    flash(request, f"Snoozed alert {alert_id}: no message about it until {alert.snoozed_until:%Y-%m-%d %H:%M} UTC.")
+    until = request.app.state.templates.env.filters["time"](alert.snoozed_until)
+    flash(request, f"Snoozed alert {alert_id}: no message about it until {until}.")
     return _back(next)
 
 
