@@ -104,6 +104,9 @@ class Settings:
     web_host: str = field(default="127.0.0.1", metadata=_meta("address the dashboard listens on"))
     web_port: int = field(default=8080, metadata=_meta("port the dashboard listens on", minimum=1, maximum=65535))
     web_base_url: str = field(default="", metadata=_meta("public URL, used for links in mail"))
+    web_display_timezone: str = field(
+        default="", metadata=_meta("time zone of every time the dashboard shows (default: timezone)")
+    )
     # [retention]
     retention_executions_days: int = field(
         default=90, metadata=_meta("days execution rows are kept", minimum=1, maximum=36500)
@@ -162,6 +165,11 @@ class Settings:
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def display_timezone(self) -> str:
+        """The dashboard's one zone for times: ``web.display_timezone``, else the installation's."""
+        return self.web_display_timezone or self.timezone
 
     def env_name(self, attribute: str) -> str:
         return env_name(attribute)
@@ -344,6 +352,14 @@ _CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
         lambda v: next((f"unknown failpoint {name!r}" for name in v["failpoint"] if name not in _failpoints()), None),
     ),
     ("timezone", lambda v: None if _zone_ok(v["timezone"]) else f"unknown time zone {v['timezone']!r}"),
+    (
+        "web_display_timezone",
+        lambda v: (
+            None
+            if not v["web_display_timezone"] or _zone_ok(v["web_display_timezone"])
+            else f"unknown time zone {v['web_display_timezone']!r}"
+        ),
+    ),
     (
         "database_url",
         lambda v: (

@@ -72,7 +72,7 @@ def test_a_running_tasks_lines_appear_and_cancel_ends_it_without_reload(
         "the daemon to start the run",
     )
     log_file = Path(settings.log_dir) / "tasks" / "default_ticker.log"
-    wait_until(lambda: b"tick 1 <b>" in log_file.read_bytes(), "the warm-up lines")
+    wait_until(lambda: log_file.exists() and b"tick 1 <b>" in log_file.read_bytes(), "the warm-up lines")
 
     page = browser.new_page()
     dialogs: list[str] = []

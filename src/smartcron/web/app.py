@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
@@ -83,7 +84,7 @@ def create_app(
     app.state.store = the_store
     app.state.clock = the_clock
     app.state.login_limiter = LoginRateLimiter(the_clock)
-    app.state.templates = make_templates(settings.tzinfo)
+    app.state.templates = make_templates(ZoneInfo(settings.display_timezone))
     exposition = MetricsExposition(the_store, the_clock)
     app.state.metrics = CachedMetrics(exposition.render_stored, the_store.changes.snapshot, the_clock)
     app.state.activity = ActivityCache(the_store, the_clock)

@@ -28,9 +28,12 @@ def wants_json(request: Request) -> bool:
 def _answer(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-    from smartcron.web.rendering import render_error
+    from smartcron.web.rendering import flash_event, render_error
 
-    return render_error(request, status, detail)
+    answer = render_error(request, status, detail)
+    if request.headers.get("hx-request"):  # htmx swaps no error page: app.js shows the reason
+        answer.headers["HX-Trigger"] = flash_event(detail, error=True)
+    return answer
 
 
 def _validation_message(exc: RequestValidationError) -> str:

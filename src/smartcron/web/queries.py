@@ -106,10 +106,14 @@ def task_grid(
     offset: int = 0,
     limit: int = 100,
     successes: SuccessCounter | None = None,
+    status: ColumnElement[bool] | None = None,
 ) -> GridPage:
+    """One page of the grid; ``status`` is a further WHERE term (``task_filter.condition``)."""
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
     conditions = _task_filter(category, search)
+    if status is not None:
+        conditions.append(status)
     query = select(t).where(*conditions).order_by(t.c.category, t.c.name).offset(offset).limit(limit)
     with store.engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one())
@@ -118,6 +122,12 @@ def task_grid(
     rates = successes.counts(ids, since=since) if successes else success_counts(store, ids, since=since)
     rows = [GridRow(task, *rates.get(task.id, (0, 0))) for task in found]
     return GridPage(rows=rows, total=total, offset=offset, limit=limit)
+
+
+def grid_row(task: Task, successes: SuccessCounter, *, now: datetime) -> GridRow:
+    """One task's grid row (after an action on it)."""
+    counts = successes.counts([task.id], since=now - SUCCESS_WINDOW)
+    return GridRow(task, *counts.get(task.id, (0, 0)))
 
 
 def success_counts(store: Store, task_ids: list[int], *, since: datetime) -> dict[int, tuple[int, int]]:

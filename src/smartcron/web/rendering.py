@@ -39,8 +39,8 @@ STATUS_CLASS = {
 
 
 def format_time(value: datetime | None, zone: tzinfo = UTC) -> str:
-    """A moment in the installation's time zone (``timezone`` setting), with the zone's abbreviation:
-    the dashboard, the CLI and the alert mails give the same clock time."""
+    """A moment in the dashboard's display zone (``web.display_timezone``, by default the
+    installation's ``timezone``, as the CLI and the alert mails use), with the zone's abbreviation."""
     if value is None:
         return "-"
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -103,6 +103,7 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
     )
     env.globals["version"] = __version__
+    env.globals["display_zone"] = str(getattr(zone, "key", zone))
     return Jinja2Templates(env=env)
 
 
@@ -126,6 +127,15 @@ def render(request: Request, template: str, context: dict[str, Any], *, status: 
 
 def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
+
+
+def flash_event(message: str, link: tuple[str, str] | None = None, *, error: bool = False) -> str:
+    """An ``HX-Trigger`` header value: app.js shows ``message`` (and ``link``) as the flash message
+    of a page that htmx changed in place. ASCII-only JSON, as a header must be."""
+    detail: dict[str, Any] = {"message": message[:300], "error": error}
+    if link is not None and link[0].startswith("/") and not link[0].startswith("//"):
+        detail |= {"href": link[0][:200], "text": link[1][:100]}
+    return json.dumps({"smartcron:flash": detail})
 
 
 def flash(request: Request, message: str, *, link: tuple[str, str] | None = None) -> None:

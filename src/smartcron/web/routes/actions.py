@@ -1,6 +1,10 @@
 """Form posts from the pages: each one needs its role and the session's CSRF token, does one
 thing through ``web.actions`` (or the owning repository), says what happened in a flash message
-and sends the browser back to the page it came from (303, so a reload does not repeat it)."""
+and sends the browser back to the page it came from (303, so a reload does not repeat it).
+
+Run now, Pause and Resume sent by htmx are answered in place instead: the new rendering of the
+element that shows the task (its grid row, or the task page's action bar) and the message in an
+``HX-Trigger`` header, so the page keeps its filters and its scroll position."""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from smartcron.domain.enums import OverlapPolicy, Severity
 from smartcron.errors import ConflictError, UserError
 from smartcron.services.cancel import describe_cancel
 from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
+from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator
-from smartcron.web.rendering import flash, render
+from smartcron.web.rendering import flash, flash_event, render
 from smartcron.web.routes.run_page import RETRYABLE, run_state_context
 from smartcron.web.routes.system import safe_next
 
@@ -40,25 +45,46 @@ def _actions(request: Request, principal: Principal) -> Actions:
     return Actions(request.app.state.store, request.app.state.settings, principal)
 
 
+def _task_answer(
+    request: Request, name: str, next_url: str, message: str, link: tuple[str, str] | None = None
+) -> Response:
+    """In place for htmx (the element named by ``HX-Target``), else a flash and back."""
+    target = request.headers.get("hx-target") or ""
+    if not request.headers.get("hx-request") or not (target.startswith("task-row-") or target == "task-actions"):
+        flash(request, message, link=link)
+        return _back(next_url)
+    state = request.app.state
+    task = state.store.tasks.get(name)
+    context = {"back": safe_next(next_url), "task": task}
+    if target == "task-actions":
+        answer = render(request, "partials/task_actions.html", context)
+    else:
+        row = queries.grid_row(task, state.success_window, now=state.clock.now())
+        answer = render(
+            request, "partials/grid_row.html", context | {"row": row, "running": queries.running_task_ids(state.store)}
+        )
+    answer.headers["HX-Trigger"] = flash_event(message, link)
+    return answer
+
+
 @router.post("/tasks/{name}/run")
 async def run_task(request: Request, principal: Operator, name: TaskName, next: Next = "/") -> Response:
     queued = _actions(request, principal).run_now(name)
-    flash(request, f"Queued a run of {name} (#{queued.execution_id}); the runner starts it within a second.")
-    return _back(next)
+    run = queued.execution_id
+    message = f"Queued a run of {name} (#{run}); the runner starts it within a second."
+    return _task_answer(request, name, next, message, (f"/executions/{run}", f"open run #{run}"))
 
 
 @router.post("/tasks/{name}/pause")
 async def pause_task(request: Request, principal: Operator, name: TaskName, next: Next = "/") -> Response:
     _actions(request, principal).pause(name)
-    flash(request, f"Paused {name}.")
-    return _back(next)
+    return _task_answer(request, name, next, f"Paused {name}.")
 
 
 @router.post("/tasks/{name}/resume")
 async def resume_task(request: Request, principal: Operator, name: TaskName, next: Next = "/") -> Response:
     _actions(request, principal).resume(name)
-    flash(request, f"Resumed {name}.")
-    return _back(next)
+    return _task_answer(request, name, next, f"Resumed {name}.")
 
 
 @router.post("/executions/{execution_id}/cancel")
@@ -157,7 +183,8 @@ async def snooze_alert(
     next: Next = "/alerts",
 ) -> Response:
     alert = _actions(request, principal).snooze(alert_id, duration=duration)
-    flash(request, f"Snoozed alert {alert_id}: no message about it until {alert.snoozed_until:%Y-%m-%d %H:%M} UTC.")
+    until = request.app.state.templates.env.filters["time"](alert.snoozed_until)
+    flash(request, f"Snoozed alert {alert_id}: no message about it until {until}.")
     return _back(next)
 
 

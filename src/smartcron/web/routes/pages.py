@@ -1,6 +1,6 @@
-"""Server-rendered pages. Each full page has a ``/partials/...`` twin that htmx polls every few
-seconds, so what is shown is never more than 5 seconds old; with JavaScript off the pages read
-the same and a reload refreshes them."""
+"""Server-rendered pages. Each full page has a ``/partials/...`` twin that htmx fetches again when
+the page's event stream says something it shows has changed; with JavaScript off the pages read
+the same and a reload refreshes them. Filters live in the URL (``/?status=failing&q=vend``)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.errors import UserError
-from smartcron.web import queries
+from smartcron.web import queries, task_filter
 from smartcron.web.auth import Principal, require_admin, require_viewer
 from smartcron.web.panels import alert_center, health_panel
 from smartcron.web.rendering import render
 from smartcron.web.schedule_view import describe_schedule, next_fire_times
+from smartcron.web.task_filter import TaskFilter
 from smartcron.web.why_view import explain_recent
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -28,15 +29,27 @@ StatusFilter = Annotated[str | None, Query(max_length=32)]
 RECENT_LIMIT = 50
 
 
-def _grid_context(request: Request, category: str | None, q: str | None, offset: int) -> dict[str, Any]:
+def _grid_context(
+    request: Request, category: str | None, q: str | None, status: str | None, offset: int
+) -> dict[str, Any]:
     store = request.app.state.store
     state = request.app.state
+    now = state.clock.now()
+    wanted = TaskFilter.parse(status)
     page = queries.task_grid(
-        store, now=state.clock.now(), category=category, search=q, offset=offset, successes=state.success_window
+        store,
+        now=now,
+        category=category,
+        search=q,
+        offset=offset,
+        successes=state.success_window,
+        status=task_filter.condition(wanted, now) if wanted else None,
     )
     return {
         "page": page,
-        "filters": {"category": category or "", "q": q or ""},
+        "filters": {"category": category or "", "q": q or "", "status": wanted.value if wanted else ""},
+        "task_filters": list(TaskFilter),
+        "summary": task_filter.summary(store, now),
         "categories": queries.categories(store),
         "running": queries.running_task_ids(store),
     }
@@ -48,9 +61,10 @@ def grid(
     _: Viewer,
     category: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=128)] = None,
+    status: StatusFilter = None,
     offset: Offset = 0,
 ) -> Response:
-    return render(request, "grid.html", _grid_context(request, category, q, offset))
+    return render(request, "grid.html", _grid_context(request, category, q, status, offset))
 
 
 @router.get("/partials/grid")
@@ -59,9 +73,10 @@ def grid_partial(
     _: Viewer,
     category: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=128)] = None,
+    status: StatusFilter = None,
     offset: Offset = 0,
 ) -> Response:
-    return render(request, "partials/grid.html", _grid_context(request, category, q, offset))
+    return render(request, "partials/grid.html", _grid_context(request, category, q, status, offset))
 
 
 def _status_filter(value: str | None) -> ExecutionStatus | None:

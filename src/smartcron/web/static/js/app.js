@@ -105,3 +105,49 @@ document.addEventListener("htmx:configRequest", function (event) {
   document.addEventListener("DOMContentLoaded", followAll);
   document.addEventListener("htmx:load", followAll);
 })();
+
+// Actions answered in place (Run now, Pause, Resume): the server names what happened in an
+// HX-Trigger header; the message replaces the flash area's, built as text, with its link if any.
+document.body.addEventListener("smartcron:flash", function (event) {
+  var detail = event.detail || {};
+  var area = document.getElementById("flash");
+  if (!area || typeof detail.message !== "string") {
+    return;
+  }
+  var message = document.createElement("p");
+  message.className = detail.error ? "flash error" : "flash";
+  message.textContent = detail.message;
+  if (typeof detail.href === "string" && detail.href.charAt(0) === "/" && detail.href.charAt(1) !== "/") {
+    var link = document.createElement("a");
+    link.href = detail.href;
+    link.textContent = detail.text || detail.href;
+    message.appendChild(document.createTextNode(" "));
+    message.appendChild(link);
+  }
+  area.replaceChildren(message);
+});
+
+// Forms that destroy something and are not sent by htmx (hx-confirm asks for those) ask first:
+// data-confirm holds the question. A form with data-confirm-when asks only when that checkbox,
+// checked when the page was drawn, has been unchecked (disabling a task in its edit form).
+document.addEventListener(
+  "submit",
+  function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) {
+      return;
+    }
+    var when = form.getAttribute("data-confirm-when");
+    if (when) {
+      var box = form.elements.namedItem(when);
+      if (!box || !box.defaultChecked || box.checked) {
+        return;
+      }
+    }
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true
+);

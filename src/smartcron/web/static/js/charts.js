@@ -24,6 +24,33 @@
     });
   }
 
+  // Times on the axes and in the legend: 24-hour, in the dashboard's display zone (data-zone on
+  // <main>, the server's `display_timezone`), whatever the browser's own zone.
+  var zone = (document.querySelector("[data-zone]") || document.documentElement).getAttribute("data-zone") || "UTC";
+  var clock = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  var day = new Intl.DateTimeFormat("en-GB", { timeZone: zone, day: "2-digit", month: "short" });
+  var full = new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZoneName: "short"
+  });
+
+  function axisTimes(u, splits) {
+    var span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+    return splits.map(function (ts) {
+      var at = new Date(ts * 1000);
+      return span > 36 * 3600 ? day.format(at) + " " + clock.format(at) : clock.format(at);
+    });
+  }
+
+  function legendTime(u, ts) {
+    return ts === null || ts === undefined ? "-" : full.format(new Date(ts * 1000));
+  }
+
+  function cssColour(name, fallback) {
+    var value = window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
   function draw(key, element, title, seriesLabels, data) {
     if (typeof window.uPlot !== "function") {
       element.textContent = "uPlot is not installed (run web/build).";
@@ -34,12 +61,22 @@
       return;
     }
     var colors = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2"];
-    var series = [{}];
+    var series = [{ label: "time (" + zone + ")", value: legendTime }];
     seriesLabels.forEach(function (label, i) {
       series.push({ label: label, stroke: colors[i % colors.length], width: 1.5, spanGaps: false });
     });
     element.textContent = "";
-    charts[key] = new window.uPlot({ title: title, width: width(element), height: 240, series: series }, data, element);
+    var ink = cssColour("--fg", "#111827"), grid = cssColour("--line", "#e5e7eb");
+    var axes = [
+      { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid }, values: axisTimes },
+      { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } }
+    ];
+    var options = { title: title, width: width(element), height: 240, series: series, axes: axes };
+    if (typeof window.uPlot.tzDate === "function") {
+      options.tzDate = function (ts) { return window.uPlot.tzDate(new Date(ts * 1000), zone); };
+    }
+    charts[key] = new window.uPlot(options, data, element);
+    element.smartcronChart = charts[key];
   }
 
   function showError(element, error) {
