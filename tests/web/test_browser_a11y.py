@@ -140,6 +140,8 @@ def test_the_dark_theme_follows_the_system_and_the_toggle_overrides_it(live: str
     page.goto(f"{live}/executions")  # the choice lasts across pages
     expect(html).to_have_attribute("data-theme", "light")
     page.emulate_media(color_scheme="light")
+    # Seen by the page (a frame has gone by) before the next change, or the two may fold into none.
+    page.wait_for_function("matchMedia('(prefers-color-scheme: light)').matches", polling="raf")
     page.evaluate("localStorage.clear()")
     page.emulate_media(color_scheme="dark")  # with no choice made, a change of the system's is followed
     expect(html).to_have_attribute("data-theme", "dark")
