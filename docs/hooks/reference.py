@@ -186,13 +186,21 @@ def request_examples(operation: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def route_roles() -> dict[tuple[str, str], str]:
     """(method, path) -> the role its ``require_*`` dependency asks for, for every route of every router."""
+    import importlib
+    import pkgutil
+
+    from fastapi import APIRouter
     from fastapi.routing import APIRoute
 
-    from smartcron.web.routes import actions, api, api_accounts, pages, system
+    import smartcron.web.routes as package
 
+    routers = []
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        routers += [value for value in vars(module).values() if isinstance(value, APIRouter)]
     found: dict[tuple[str, str], str] = {}
-    for module in (system, pages, actions, api, api_accounts):
-        for route in module.router.routes:
+    for router in routers:
+        for route in router.routes:
             if not isinstance(route, APIRoute):
                 continue
             names = [getattr(dep.call, "__name__", "") for dep in route.dependant.dependencies]
