@@ -251,6 +251,19 @@ class NotificationRepository:
         with self._engine.connect() as conn:
             return [row_to_notification(row) for row in conn.execute(query).mappings()]
 
+    def latest_for_alerts(self, alert_ids: Sequence[int]) -> dict[int, Notification]:
+        """The newest first message or reminder about each of ``alert_ids`` (in whatever state),
+        by alert id: what the alert center says about mailing it."""
+        if not alert_ids:
+            return {}
+        wanted = (NotificationKind.ALERT.value, NotificationKind.REMINDER.value)
+        query = select(n).where(n.c.alert_id.in_(sorted(set(alert_ids))), n.c.kind.in_(wanted)).order_by(n.c.id.desc())
+        found: dict[int, Notification] = {}
+        with self._engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                found.setdefault(int(row["alert_id"]), row_to_notification(row))
+        return found
+
     def last_digest_at(self) -> datetime | None:
         query = select(func.max(n.c.created_at)).where(n.c.kind == NotificationKind.DIGEST.value)
         with self._engine.connect() as conn:

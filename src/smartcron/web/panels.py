@@ -15,6 +15,7 @@ from smartcron.config import Settings
 from smartcron.domain.health import CheckResult
 from smartcron.errors import SmartcronError
 from smartcron.store import Store
+from smartcron.web.alert_view import alert_facts
 from smartcron.web.queries import task_names
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,11 @@ SNOOZE_CHOICES = (("1h", "1 hour"), ("4h", "4 hours"), ("1d", "1 day"), ("7d", "
 def alert_center(request: Request, before: int | None) -> dict[str, Any]:
     store = request.app.state.store
     history = store.alerts.list(limit=50, before_id=before)
+    active = store.alerts.list(active_only=True, limit=200)
     return {
-        "active": store.alerts.list(active_only=True, limit=200),
+        "active": active,
+        "alert_facts": alert_facts(store, [*active, *history]),
+        "before": before,
         "counts": {severity.value: n for severity, n in store.alerts.count_open_by_severity().items()},
         "history": history,
         "next_before": history[-1].id if len(history) == 50 else None,

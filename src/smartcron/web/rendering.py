@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from smartcron import __version__
+from smartcron.web.alert_view import open_alert_count
 from smartcron.web.auth import csrf_token, principal_of
 from smartcron.web.tasklog import make_inert
 
@@ -113,9 +114,11 @@ def render(request: Request, template: str, context: dict[str, Any], *, status: 
     fragment = bool(request.headers.get("hx-request"))
     flash = request.session.pop("flash", None) if not fragment else None
     link = request.session.pop("flash_link", None) if not fragment else None
+    principal = principal_of(request)
     base = {
         "request": request,
-        "principal": principal_of(request),
+        "principal": principal,
+        "open_alerts": open_alert_count(request.app.state.store) if principal and not fragment else None,
         "csrf": csrf_token(request),
         "flash": flash if isinstance(flash, str) else None,
         "flash_link": link if isinstance(link, list) and len(link) == 2 else None,

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from smartcron.domain.enums import ExecutionStatus
 from smartcron.errors import UserError
 from smartcron.web import queries, task_filter
+from smartcron.web.alert_view import open_alert_count
 from smartcron.web.auth import Principal, require_admin, require_viewer
 from smartcron.web.panels import alert_center, health_panel
 from smartcron.web.rendering import render
@@ -175,6 +176,16 @@ def alerts(request: Request, _: Viewer, before: Before = None) -> Response:
 @router.get("/partials/alerts")
 def alerts_partial(request: Request, _: Viewer) -> Response:
     return render(request, "partials/alerts.html", alert_center(request, None))
+
+
+@router.get("/partials/alert-history")
+def alert_history_partial(request: Request, _: Viewer) -> Response:
+    return render(request, "partials/alert_history.html", alert_center(request, None))
+
+
+@router.get("/partials/alert-count")
+def alert_count_partial(request: Request, _: Viewer) -> Response:
+    return render(request, "partials/alert_count.html", {"open_alerts": open_alert_count(request.app.state.store)})
 
 
 @router.get("/charts")
