@@ -281,3 +281,19 @@ def task_history(
                 )
             )
         return [row_to_execution(r) for r in conn.execute(query).mappings()]
+
+
+CHART_RANGES = (6, 24, 168, 720)
+"""The ranges the charts page offers, in hours."""
+
+
+def fitted_chart_hours(store: Store, now: datetime) -> int:
+    """The shortest range that holds every finished run (the newest 30 days at most): a history of
+    two hours is drawn across the chart, not squeezed into the right edge of a day."""
+    with store.engine.connect() as conn:
+        first = conn.execute(select(func.min(e.c.finished_at))).scalar()  # the finished_at index's first entry
+    if first is None:
+        return CHART_RANGES[0]
+    first = first if first.tzinfo else first.replace(tzinfo=UTC)
+    age_hours = (now - first).total_seconds() / 3600
+    return next((hours for hours in CHART_RANGES if hours >= age_hours), CHART_RANGES[-1])

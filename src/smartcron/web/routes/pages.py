@@ -189,8 +189,14 @@ def alert_count_partial(request: Request, _: Viewer) -> Response:
 
 
 @router.get("/charts")
-def charts(request: Request, _: Viewer) -> Response:
-    return render(request, "charts.html", {"metric_names": request.app.state.store.metrics.names()})
+def charts(
+    request: Request, _: Viewer, hours: Annotated[int | None, Query(ge=1, le=queries.CHART_RANGES[-1])] = None
+) -> Response:
+    store = request.app.state.store
+    chosen = hours or queries.fitted_chart_hours(store, request.app.state.clock.now())
+    ranges = sorted({*queries.CHART_RANGES, chosen})  # a range from the URL is offered beside the usual ones
+    context = {"metric_names": store.metrics.names(), "hours": chosen, "ranges": ranges}
+    return render(request, "charts.html", context)
 
 
 @router.get("/audit")
