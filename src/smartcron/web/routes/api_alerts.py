@@ -15,6 +15,8 @@ from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule, s
 from smartcron.services.silence_actions import remove_silence, silence_alerts
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
+from smartcron.web.routes import api_examples as examples
+from smartcron.web.routes.api_examples import example
 from smartcron.web.routes.api_models import AlertOut, RuleIn, RuleOut, SnoozeIn
 
 ERRORS = {
@@ -180,6 +182,8 @@ class SilenceIn(BaseModel):
 
 
 class SilenceOut(BaseModel):
+    model_config = example(examples.SILENCE)
+
     id: int
     task: str | None
     rule: str | None
