@@ -188,11 +188,12 @@ def route_roles() -> dict[tuple[str, str], str]:
     """(method, path) -> the role its ``require_*`` dependency asks for, for every route of every router."""
     from fastapi.routing import APIRoute
 
-    from smartcron.web.routes import actions, api, api_accounts, pages, system
+    from smartcron.web.routes import actions, api, api_accounts, api_alerts, nodes, pages, system
 
     found: dict[tuple[str, str], str] = {}
-    for module in (system, pages, actions, api, api_accounts):
-        for route in module.router.routes:
+    routers = [module.router for module in (system, pages, actions, api, api_alerts, api_accounts)]
+    for router in [*routers, nodes.api, nodes.pages]:
+        for route in router.routes:
             if not isinstance(route, APIRoute):
                 continue
             names = [getattr(dep.call, "__name__", "") for dep in route.dependant.dependencies]
