@@ -66,6 +66,7 @@ ALERT: dict[str, Any] = {
     "acknowledged_by": None,
     "resolved_at": None,
     "snoozed_until": None,
+    "silenced_until": None,
 }
 RULE: dict[str, Any] = {
     "id": 4,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartcron.domain.alert_rules import AlertRule, RuleKind
 from smartcron.domain.alerts import Alert
-from smartcron.domain.enums import Severity
+from smartcron.domain.enums import AlertState, Severity
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.web.routes import api_examples as examples
@@ -177,9 +177,12 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     snoozed_until: datetime | None
     """No message about the alert is sent before this (null when it is not snoozed)."""
+    silenced_until: datetime | None = Field(
+        default=None, description="a silence of its task or rule holds its messages back until then (open alerts)"
+    )
 
     @classmethod
-    def of(cls, alert: Alert) -> AlertOut:
+    def of(cls, alert: Alert, *, silenced_until: datetime | None = None) -> AlertOut:
         return cls(
             id=alert.id,
             kind=alert.kind,
@@ -194,6 +197,7 @@ class AlertOut(BaseModel):
             acknowledged_by=alert.acknowledged_by,
             resolved_at=alert.resolved_at,
             snoozed_until=alert.snoozed_until if alert.active else None,
+            silenced_until=silenced_until if alert.state is AlertState.OPEN else None,
         )
 
 
