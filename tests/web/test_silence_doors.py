@@ -232,6 +232,11 @@ def test_a_silenced_open_alert_says_until_when_in_the_api_and_the_page_counts_it
     page = client.get("/silences").text
     row = page.split(f'<tr data-silence="{silence.id}">')[1].split("</tr>")[0]
     assert '<td class="held">1</td>' in row
+    by_cli = {item["id"]: item for item in json.loads(_cli("alerts", "list", "--json"))}
+    assert by_cli[quiet.id]["silenced_until"] == listed[quiet.id]["silenced_until"].replace("Z", "+00:00")
+    assert by_cli[loud.id]["silenced_until"] is None
+    table = {line.split()[0]: line for line in _cli("alerts", "list").splitlines()[1:] if line.strip()}
+    assert "open, silenced" in table[str(quiet.id)] and "silenced" not in table[str(loud.id)]
 
 
 def test_the_cli_lists_silences_in_force_and_with_all_those_that_ended(world: Store) -> None:
