@@ -192,3 +192,17 @@ def test_an_admin_removes_a_task_and_a_task_file_task_needs_force(
         "/manage/tasks/declared/delete", data={"csrf_token": csrf, "force": "on"}, follow_redirects=False
     )
     assert forced.status_code == 303 and web_store.tasks.find("declared") is None
+
+
+def test_an_admin_sets_a_users_password_from_the_page(web_store: Store, admin: tuple[TestClient, str]) -> None:
+    client, csrf = admin
+    form = {"csrf_token": csrf, "password": "another passphrase"}
+    answer = client.post("/users/operator/password", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    assert password_matches(web_store.users.get("operator").password_hash, "another passphrase")
+    assert _entry(web_store, "user.passwd") == ("web:admin", "operator", None)
+    short = client.post("/users/operator/password", data={"csrf_token": csrf, "password": "short"})
+    assert short.status_code == 400 and "password: at least 8 characters" in short.text
+    unknown = client.post("/users/nobody/password", data=form)
+    assert unknown.status_code == 404
+    assert password_matches(web_store.users.get("operator").password_hash, "another passphrase")

@@ -234,7 +234,7 @@ def test_admins_edit_a_task_and_bad_values_are_refused_with_the_field_named(
     assert edited.json()["schedule"] == "0 3 * * *"
     assert web_store.tasks.get("nightly").spec.timeout == 60
     bad = client.patch("/api/v1/tasks/nightly", json={"schedule": "0 0 30 2 *"}, headers={"X-CSRF-Token": csrf})
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert "schedule" in bad.json()["detail"]
     refused = operator[0].patch("/api/v1/tasks/nightly", json={"timeout": 5}, headers={"X-CSRF-Token": operator[1]})
     assert refused.status_code == 403

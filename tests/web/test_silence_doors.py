@@ -3,6 +3,7 @@ thing and write the same audit entry; roles, CSRF and bad input are answered the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from smartcron.cli.main import cli
 from smartcron.cli.tasks import cli_actor
-from smartcron.domain.enums import Role
+from smartcron.domain.enums import Role, Severity
 from smartcron.services.rule_actions import add_alert_rule
 from smartcron.store import Store
 from smartcron.web.accounts import Accounts
@@ -210,3 +211,40 @@ def test_operators_cannot_turn_rules_off(world: Store, operator: tuple[TestClien
     assert client.post("/alerts/rules/slow/disable", data={"csrf_token": csrf}).status_code == 403
     assert client.post("/api/v1/alerts/rules/slow/disable", headers=_token(world, Role.OPERATOR)).status_code == 403
     assert world.alert_rules.get("slow").enabled is True
+
+
+def test_a_silenced_open_alert_says_until_when_in_the_api_and_the_page_counts_it(
+    world: Store, operator: tuple[TestClient, str]
+) -> None:
+    client, _ = operator
+    now = world.database_now()
+    task_id = world.tasks.get("nightly_backup").id
+    quiet, _ = world.alerts.raise_or_repeat("task_failed", task_id=task_id, severity=Severity.CRITICAL,
+                                            message="nightly_backup failed", now=now, notify_after=now)  # fmt: skip
+    loud, _ = world.alerts.raise_or_repeat("health_disk", task_id=None, severity=Severity.HIGH,
+                                           message="disk 91 % used", now=now, notify_after=now)  # fmt: skip
+    _cli("alerts", "silence", "add", "--task", "nightly_backup", "--for", "2h")
+    [silence] = world.silences.list(now=now)
+
+    listed = {item["id"]: item for item in client.get("/api/v1/alerts").json()}
+    assert listed[quiet.id]["silenced_until"] is not None and listed[loud.id]["silenced_until"] is None
+    assert listed[quiet.id]["silenced_until"].startswith(silence.until.strftime("%Y-%m-%dT%H:%M"))
+    page = client.get("/silences").text
+    row = page.split(f'<tr data-silence="{silence.id}">')[1].split("</tr>")[0]
+    assert '<td class="held">1</td>' in row
+    by_cli = {item["id"]: item for item in json.loads(_cli("alerts", "list", "--json"))}
+    assert by_cli[quiet.id]["silenced_until"] == listed[quiet.id]["silenced_until"].replace("Z", "+00:00")
+    assert by_cli[loud.id]["silenced_until"] is None
+    table = {line.split()[0]: line for line in _cli("alerts", "list").splitlines()[1:] if line.strip()}
+    assert "open, silenced" in table[str(quiet.id)] and "silenced" not in table[str(loud.id)]
+
+
+def test_the_cli_lists_silences_in_force_and_with_all_those_that_ended(world: Store) -> None:
+    _cli("alerts", "silence", "add", "--task", "nightly_backup", "--for", "2h", "--reason", "disk swap")
+    table = _cli("alerts", "silence", "list")
+    assert table.splitlines()[0].split() == ["ID", "SILENCES", "UNTIL", "BY", "REASON"]
+    assert "task nightly_backup" in table and "disk swap" in table
+    [item] = json.loads(_cli("alerts", "silence", "list", "--json"))
+    assert (item["task"], item["rule"], item["reason"]) == ("nightly_backup", None, "disk swap")
+    _cli("alerts", "silence", "remove", str(item["id"]))
+    assert _cli("alerts", "silence", "list").strip() == "no silence in force"

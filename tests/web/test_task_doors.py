@@ -200,3 +200,27 @@ def test_a_built_in_task_is_never_removed_through_the_api(app: FastAPI, web_stor
     assert answer.status_code == 400
     assert "built-in" in answer.json()["detail"]
     assert web_store.tasks.find(builtin.name) is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"schedule": "0 0 30 2 *"}, "field 'schedule'"),
+        ({"timeout": "soon"}, "field 'timeout'"),
+        ({"priority": 9}, "field 'priority'"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_change_is_422_with_the_field_named_as_for_a_new_task(
+    app: FastAPI, web_store: Store, change: dict[str, Any], named: str
+) -> None:
+    add_task(web_store, "payroll_sync", timeout=5)
+    before = web_store.tasks.get("payroll_sync").spec
+    with TestClient(app) as client:
+        headers = _token(web_store, Role.ADMIN)
+        edited = client.patch("/api/v1/tasks/payroll_sync", json=change | {"timeout": 60, **change}, headers=headers)
+        created = client.post("/api/v1/tasks", json=BODY | change, headers=headers)
+    for answer in (edited, created):
+        assert answer.status_code == 422, answer.text
+        assert named in answer.json()["detail"] and "\n" not in answer.json()["detail"]
+    assert web_store.tasks.get("payroll_sync").spec == before, "no partial change"

@@ -24,7 +24,8 @@ from smartcron.clock import utcnow
 from smartcron.config import Settings
 from smartcron.domain.alert_rules import RuleKind
 from smartcron.domain.alerts import Alert
-from smartcron.domain.enums import Severity
+from smartcron.domain.enums import AlertState, Severity
+from smartcron.domain.silences import silenced_until
 from smartcron.errors import UserError
 from smartcron.services.alert_actions import acknowledge_alert, resolve_alert, snooze_alert
 from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule, set_alert_rule_enabled
@@ -62,10 +63,20 @@ def alerts() -> None:
 @json_option
 @pass_app
 def list_cmd(app: AppContext, show_all: bool, limit: int, as_json: bool) -> None:
-    """Active alerts (open and acknowledged), newest first."""
-    found = app.store.alerts.list(active_only=not show_all, limit=limit)
+    """Active alerts (open and acknowledged), newest first. An open alert that a silence holds
+    back says so in its state (``open, silenced``; ``silenced_until`` with --json)."""
+    store = app.store
+    found = store.alerts.list(active_only=not show_all, limit=limit)
+    now = store.database_now()
+    silences = store.silences.active(now)
+    quiet = {
+        alert.id: until
+        for alert in found
+        if alert.state is AlertState.OPEN
+        and (until := silenced_until(silences, alert.kind, alert.task_id, now)) is not None
+    }
     if as_json:
-        echo_json([alert.to_dict() for alert in found])
+        echo_json([alert.to_dict() | {"silenced_until": _iso(quiet.get(alert.id))} for alert in found])
         return
     _note(app.settings)
     if not found:
@@ -79,13 +90,17 @@ def list_cmd(app: AppContext, show_all: bool, limit: int, as_json: bool) -> None
         table.add_row(
             str(alert.id),
             f"[{SEVERITY_STYLE[alert.severity]}]{alert.severity.value}[/]",
-            alert.state.value,
+            alert.state.value + (", silenced" if alert.id in quiet else ""),
             escape(alert.task_name or "-"),
             str(alert.count),
             local_time(alert.last_seen, zone),
             escape(alert.message),
         )
     console().print(table)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 @alerts.command("show")

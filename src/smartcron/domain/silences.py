@@ -5,6 +5,7 @@ gets its first message or reminder at once, as after a snooze."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,3 +53,10 @@ class Silence:
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
         }
+
+
+def silenced_until(silences: Sequence[Silence], kind: str, task_id: int | None, now: datetime) -> datetime | None:
+    """Until when an alert of ``kind`` about ``task_id`` is silenced at ``now`` (the latest end
+    among the silences in force that cover it), or None when none does."""
+    ends = [s.until for s in silences if s.active(now) and s.matches(kind, task_id)]
+    return max(ends, default=None)

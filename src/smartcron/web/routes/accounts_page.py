@@ -1,4 +1,4 @@
-"""The users page, for admins: list, add and remove users; create and revoke API tokens (a new
+"""The users page, for admins: list, add and remove users, set a password; create and revoke API tokens (a new
 token is shown once, on the answer to its form, and never stored in the session). Every form goes
 through :class:`~smartcron.web.accounts.Accounts`, as ``smartcron users|tokens`` and the API do."""
 
@@ -68,6 +68,21 @@ async def add_user(
 async def remove_user(request: Request, principal: Admin, name: AccountName) -> Response:
     _accounts(request, principal).remove_user(name, now=request.app.state.store.database_now())
     flash(request, f"Removed {name}; their sessions have ended.")
+    return _back(request)
+
+
+@router.post("/users/{name}/password")
+async def set_password(
+    request: Request,
+    principal: Admin,
+    name: AccountName,
+    password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)],
+) -> Response:
+    """As `smartcron users passwd`: their sessions opened with the old password end."""
+    store = request.app.state.store
+    store.users.get(name)
+    _accounts(request, principal).change_password(name, password=password, now=store.database_now())
+    flash(request, f"Set a new password for {name}; their other sessions have ended.")
     return _back(request)
 
 

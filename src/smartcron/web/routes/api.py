@@ -110,15 +110,31 @@ async def resume_task(request: Request, principal: Operator, name: TaskName) -> 
     return TaskStateOut(task=task.name, paused=task.paused, next_run_at=task.next_run_at)
 
 
-@router.patch("/tasks/{name}", response_model=TaskOut, summary="Change some task-file keys of a task (admin)")
+EDIT_EXAMPLES: dict[str, Example] = {
+    "schedule": {"summary": "A new schedule and timeout", "value": {"schedule": "*/10 * * * *", "timeout": 120}},
+    "disable": {"summary": "Turn a task off", "value": {"enabled": False}},
+}
+
+
+@router.patch(
+    "/tasks/{name}",
+    response_model=TaskOut,
+    summary="Change some task-file keys of a task (admin)",
+    responses={422: {"description": "A key is unknown or its value is not valid; the detail names it"}},
+)
 async def edit_task(
     request: Request,
     principal: Admin,
     name: TaskName,
-    changes: Annotated[dict[str, Any], Body(examples=[{"schedule": "*/10 * * * *", "timeout": 120}])],
+    changes: Annotated[dict[str, Any], Body(openapi_examples=EDIT_EXAMPLES)],
 ) -> TaskOut:
+    """The keys given are checked exactly like a task-file entry, the others stay as they are
+    (422 naming the field for a bad value, as `POST /tasks` answers). Audited as `task.edit`."""
     state = request.app.state
-    task = Actions(state.store, state.settings, principal).edit(name, changes)
+    try:
+        task = Actions(state.store, state.settings, principal).edit(name, changes)
+    except TaskSpecError as exc:
+        raise HTTPException(status_code=422, detail=exc.message) from None
     since = state.clock.now() - queries.SUCCESS_WINDOW
     runs, successes = state.success_window.counts([task.id], since=since).get(task.id, (0, 0))
     return TaskOut.of(task, runs, successes)

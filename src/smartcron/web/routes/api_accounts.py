@@ -14,6 +14,8 @@ from smartcron.domain.enums import Role
 from smartcron.store.users import ApiToken, User
 from smartcron.web.accounts import MAX_PASSWORD_LENGTH, Accounts
 from smartcron.web.auth import Principal, require_admin
+from smartcron.web.routes import api_examples as examples
+from smartcron.web.routes.api_examples import example
 
 ERRORS = {
     401: {"description": "No valid session or token"},
@@ -27,6 +29,8 @@ Password = Annotated[str, Field(max_length=MAX_PASSWORD_LENGTH, description="8 c
 
 
 class UserOut(BaseModel):
+    model_config = example(examples.USER)
+
     name: str
     role: str
     created_at: datetime
@@ -54,6 +58,8 @@ class PasswordIn(BaseModel):
 
 
 class TokenOut(BaseModel):
+    model_config = example(examples.TOKEN)
+
     name: str
     role: str
     created_at: datetime
@@ -65,6 +71,8 @@ class TokenOut(BaseModel):
 
 
 class NewTokenOut(TokenOut):
+    model_config = example(examples.NEW_TOKEN)
+
     token: str
     """The token itself: shown only in this answer (only its digest is stored)."""
 

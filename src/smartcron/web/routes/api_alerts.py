@@ -10,11 +10,13 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.openapi.models import Example
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartcron.domain.silences import Silence
+from smartcron.domain.silences import Silence, silenced_until
 from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule, set_alert_rule_enabled
 from smartcron.services.silence_actions import remove_silence, silence_alerts
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
+from smartcron.web.routes import api_examples as examples
+from smartcron.web.routes.api_examples import example
 from smartcron.web.routes.api_models import AlertOut, RuleIn, RuleOut, SnoozeIn
 
 ERRORS = {
@@ -37,8 +39,14 @@ def list_alerts(
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AlertOut]:
-    alerts = request.app.state.store.alerts.list(active_only=active, limit=limit, before_id=before)
-    return [AlertOut.of(alert) for alert in alerts]
+    """Each open alert a silence covers says until when (`silenced_until`)."""
+    store = request.app.state.store
+    alerts = store.alerts.list(active_only=active, limit=limit, before_id=before)
+    now = store.database_now()
+    silences = store.silences.active(now)
+    return [
+        AlertOut.of(alert, silenced_until=silenced_until(silences, alert.kind, alert.task_id, now)) for alert in alerts
+    ]
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert")
@@ -180,6 +188,8 @@ class SilenceIn(BaseModel):
 
 
 class SilenceOut(BaseModel):
+    model_config = example(examples.SILENCE)
+
     id: int
     task: str | None
     rule: str | None

@@ -9,12 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartcron.domain.alert_rules import AlertRule, RuleKind
 from smartcron.domain.alerts import Alert
-from smartcron.domain.enums import Severity
+from smartcron.domain.enums import AlertState, Severity
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
+from smartcron.web.routes import api_examples as examples
+from smartcron.web.routes.api_examples import example
 
 
 class TaskOut(BaseModel):
+    model_config = example(examples.TASK)
+
     name: str
     category: str
     description: str
@@ -57,6 +61,8 @@ class TaskOut(BaseModel):
 
 
 class TaskPage(BaseModel):
+    model_config = example(examples.TASK_PAGE)
+
     items: list[TaskOut]
     total: int
     offset: int
@@ -70,6 +76,8 @@ class FireTimeOut(BaseModel):
 
 
 class TaskDetail(BaseModel):
+    model_config = example(examples.TASK_DETAIL)
+
     task: TaskOut
     spec: dict[str, Any]
     schedule_in_words: str
@@ -78,6 +86,8 @@ class TaskDetail(BaseModel):
 
 
 class ExecutionOut(BaseModel):
+    model_config = example(examples.EXECUTION)
+
     id: int
     task: str
     task_id: int
@@ -134,12 +144,16 @@ class ExecutionOut(BaseModel):
 
 
 class ExecutionPage(BaseModel):
+    model_config = example(examples.EXECUTION_PAGE)
+
     items: list[ExecutionOut]
     next_before: int | None
     """Pass as ``before`` for the next (older) page; null on the last page."""
 
 
 class LogOut(BaseModel):
+    model_config = example(examples.LOG)
+
     execution_id: int
     found: bool
     truncated: bool
@@ -147,6 +161,8 @@ class LogOut(BaseModel):
 
 
 class AlertOut(BaseModel):
+    model_config = example(examples.ALERT)
+
     id: int
     kind: str
     task: str | None
@@ -161,9 +177,12 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     snoozed_until: datetime | None
     """No message about the alert is sent before this (null when it is not snoozed)."""
+    silenced_until: datetime | None = Field(
+        default=None, description="a silence of its task or rule holds its messages back until then (open alerts)"
+    )
 
     @classmethod
-    def of(cls, alert: Alert) -> AlertOut:
+    def of(cls, alert: Alert, *, silenced_until: datetime | None = None) -> AlertOut:
         return cls(
             id=alert.id,
             kind=alert.kind,
@@ -178,6 +197,7 @@ class AlertOut(BaseModel):
             acknowledged_by=alert.acknowledged_by,
             resolved_at=alert.resolved_at,
             snoozed_until=alert.snoozed_until if alert.active else None,
+            silenced_until=silenced_until if alert.state is AlertState.OPEN else None,
         )
 
 
@@ -215,6 +235,8 @@ class RuleIn(BaseModel):
 
 
 class RuleOut(BaseModel):
+    model_config = example(examples.RULE)
+
     id: int
     name: str
     kind: str
@@ -256,6 +278,8 @@ class IndicatorOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    model_config = example(examples.HEALTH)
+
     checks: list[CheckOut]
     heartbeats: list[HeartbeatOut]
     scorecard: list[IndicatorOut] | None
@@ -268,6 +292,8 @@ class PointOut(BaseModel):
 
 
 class SeriesOut(BaseModel):
+    model_config = example(examples.SERIES)
+
     name: str
     step_seconds: int
     points: list[PointOut]
@@ -282,16 +308,22 @@ class BucketOut(BaseModel):
 
 
 class ActivityOut(BaseModel):
+    model_config = example(examples.ACTIVITY)
+
     bucket_seconds: int
     buckets: list[BucketOut]
 
 
 class QueuedOut(BaseModel):
+    model_config = example(examples.QUEUED)
+
     task: str
     execution_id: int
 
 
 class TaskStateOut(BaseModel):
+    model_config = example(examples.TASK_STATE)
+
     task: str
     paused: bool
     next_run_at: datetime | None

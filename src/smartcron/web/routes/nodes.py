@@ -15,6 +15,8 @@ from smartcron.monitor.nodes import SKEW_LIMIT, NodeView, node_views
 from smartcron.services.node_actions import DRAIN_MESSAGE, drain_node
 from smartcron.web.auth import Principal, require_admin, require_viewer
 from smartcron.web.rendering import flash, render
+from smartcron.web.routes import api_examples as examples
+from smartcron.web.routes.api_examples import example
 
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 api = APIRouter(
@@ -80,6 +82,8 @@ class NodeOut(BaseModel):
 
 
 class DrainOut(BaseModel):
+    model_config = example(examples.DRAIN)
+
     node: str
     message: str
 

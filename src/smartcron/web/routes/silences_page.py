@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from smartcron.domain.enums import AlertState
 from smartcron.services.rule_actions import set_alert_rule_enabled
 from smartcron.services.silence_actions import MAX_REASON, remove_silence, silence_alerts
 from smartcron.web.auth import Principal, require_admin, require_operator, require_viewer
@@ -18,6 +19,8 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Operator = Annotated[Principal, Depends(require_operator)]
 Admin = Annotated[Principal, Depends(require_admin)]
+HELD_BACK_SCAN = 500
+"""How many of the newest open alerts the page matches against each silence."""
 DURATIONS = (("30m", "30 minutes"), ("1h", "1 hour"), ("2h", "2 hours"), ("8h", "8 hours"), ("1d", "1 day"),
              ("7d", "7 days"))  # fmt: skip
 
@@ -30,11 +33,15 @@ def _back() -> Response:
 def silences_page(request: Request, _: Viewer) -> Response:
     store = request.app.state.store
     now = store.database_now()
+    silences = store.silences.list(now=now)
+    active = store.alerts.list(state=AlertState.OPEN, limit=HELD_BACK_SCAN)
+    held = {item.id: sum(item.matches(alert.kind, alert.task_id) for alert in active) for item in silences}
     return render(
         request,
         "silences.html",
         {
-            "silences": store.silences.list(now=now),
+            "silences": silences,
+            "held": held,
             "rules": store.alert_rules.list(),
             "tasks": [task.name for task in store.tasks.list()],
             "durations": DURATIONS,
