@@ -40,9 +40,9 @@ def test_a_bad_user_is_refused_naming_the_field_and_nothing_is_stored(
 ) -> None:
     client, csrf = admin
     short = client.post("/users", data={"csrf_token": csrf, "name": "maria", "role": "viewer", "password": "short"})
-    assert short.status_code == 400 and "password: at least 8 characters" in short.text
+    assert short.status_code == 422 and "password: at least 8 characters" in short.text
     spaced = client.post("/users", data={"csrf_token": csrf, "name": "a b", "role": "viewer", "password": "x" * 12})
-    assert spaced.status_code == 400 and "user name &#39;a b&#39;: use letters, digits" in spaced.text
+    assert spaced.status_code == 422 and "user name &#39;a b&#39;: use letters, digits" in spaced.text
     role = client.post("/users", data={"csrf_token": csrf, "name": "maria", "role": "root", "password": "x" * 12})
     assert role.status_code == 422 and "role:" in role.text
     taken = client.post("/users", data={"csrf_token": csrf, "name": "viewer", "role": "viewer", "password": "x" * 12})
@@ -143,9 +143,9 @@ def test_an_admin_adds_a_task_from_the_page_as_the_api_would(web_store: Store, a
 @pytest.mark.parametrize(
     ("change", "status", "detail"),
     [
-        ({"schedule": "0 0 30 2 *"}, 400, "schedule"),
-        ({"timeout": "soon"}, 400, "field &#39;timeout&#39;: expected a whole number"),
-        ({"command": "php 'unclosed"}, 400, "command: No closing quotation"),
+        ({"schedule": "0 0 30 2 *"}, 422, "schedule"),
+        ({"timeout": "soon"}, 422, "field &#39;timeout&#39;: expected a whole number"),
+        ({"command": "php 'unclosed"}, 422, "command: No closing quotation"),
         ({"name": "payroll"}, 409, "payroll"),
     ],
 )
@@ -202,7 +202,7 @@ def test_an_admin_sets_a_users_password_from_the_page(web_store: Store, admin: t
     assert password_matches(web_store.users.get("operator").password_hash, "another passphrase")
     assert _entry(web_store, "user.passwd") == ("web:admin", "operator", None)
     short = client.post("/users/operator/password", data={"csrf_token": csrf, "password": "short"})
-    assert short.status_code == 400 and "password: at least 8 characters" in short.text
+    assert short.status_code == 422 and "password: at least 8 characters" in short.text
     unknown = client.post("/users/nobody/password", data=form)
     assert unknown.status_code == 404
     assert password_matches(web_store.users.get("operator").password_hash, "another passphrase")

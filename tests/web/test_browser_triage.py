@@ -111,11 +111,11 @@ def test_the_home_page_leads_with_what_is_wrong_and_each_count_filters_the_grid(
     assert watch.violations == [] and watch.dialogs == []
 
 
-def test_a_bad_status_filter_is_a_clear_400(live: str, browser: Browser) -> None:
+def test_a_bad_status_filter_is_a_clear_422(live: str, browser: Browser) -> None:
     page = browser.new_page()
     _log_in(page, live, "viewer")
     answer = page.goto(f"{live}/?status=broken")
-    assert answer is not None and answer.status == 400
+    assert answer is not None and answer.status == 422
     expect(page.locator("main")).to_contain_text("expected one of failing, late, running, paused")
 
 

@@ -159,12 +159,12 @@ def test_only_admins_add_or_remove_rules_and_viewers_list_them(app: FastAPI, web
 @pytest.mark.parametrize(
     ("body", "status", "named"),
     [
-        ({"kind": "long_run", "threshold": "soon"}, 400, "threshold: expected a duration"),
-        ({"kind": "failure_rate", "threshold": 150}, 400, "threshold: expected a percentage"),
-        ({"kind": "failure_rate", "threshold": 20, "window": "10s"}, 400, "window: at least 60 s"),
-        ({"kind": "long_run", "threshold": "1h", "window": "1h"}, 400, "window and min_runs apply to failure_rate"),
+        ({"kind": "long_run", "threshold": "soon"}, 422, "threshold: expected a duration"),
+        ({"kind": "failure_rate", "threshold": 150}, 422, "threshold: expected a percentage"),
+        ({"kind": "failure_rate", "threshold": 20, "window": "10s"}, 422, "window: at least 60 s"),
+        ({"kind": "long_run", "threshold": "1h", "window": "1h"}, 422, "window and min_runs apply to failure_rate"),
         ({"kind": "long_run", "threshold": "1h", "task": "nope"}, 404, "no task named 'nope'"),
-        ({"kind": "long_run", "threshold": "1h", "name": "has space"}, 400, "rule name 'has space'"),
+        ({"kind": "long_run", "threshold": "1h", "name": "has space"}, 422, "rule name 'has space'"),
         ({"kind": "long_ride", "threshold": "1h"}, 422, "kind"),
         ({"kind": "long_run"}, 422, "threshold"),
         ({"kind": "long_run", "threshold": "1h", "colour": "red"}, 422, "colour"),

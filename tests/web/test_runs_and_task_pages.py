@@ -45,7 +45,7 @@ def test_the_runs_filter_form_with_status_any_lists_every_status(
 def test_an_unknown_status_is_one_clear_line(viewer: tuple[TestClient, str]) -> None:
     client, _ = viewer
     answer = client.get("/executions?status=sleepy")
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert "status &#39;sleepy&#39;: expected one of scheduled, running" in answer.text
 
 

@@ -146,10 +146,10 @@ def test_viewers_cannot_silence_and_a_form_without_csrf_is_refused(
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [
-        ({"duration": "2h"}, 400, "task: give a task or a rule (or both) to silence"),
-        ({"task": "nightly_backup", "duration": "2h", "until": "2030-01-01T00:00:00Z"}, 400,
+        ({"duration": "2h"}, 422, "task: give a task or a rule (or both) to silence"),
+        ({"task": "nightly_backup", "duration": "2h", "until": "2030-01-01T00:00:00Z"}, 422,
          "silence: give a duration or an end time (until), one of the two"),
-        ({"task": "nightly_backup", "duration": "forever"}, 400,
+        ({"task": "nightly_backup", "duration": "forever"}, 422,
          "duration: 'forever' is not a duration (e.g. 30m, 2h, 1d)"),
         ({"task": "nobody", "duration": "2h"}, 404, "no task named 'nobody'"),
         ({"task": "nightly_backup", "duration": "2h", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),

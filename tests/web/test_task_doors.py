@@ -197,7 +197,7 @@ def test_a_built_in_task_is_never_removed_through_the_api(app: FastAPI, web_stor
         answer = client.delete(
             f"/api/v1/tasks/{builtin.name}", params={"force": "true"}, headers=_token(web_store, Role.ADMIN)
         )
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert "built-in" in answer.json()["detail"]
     assert web_store.tasks.find(builtin.name) is not None
 

@@ -1,7 +1,8 @@
 """Errors as answers: JSON ``{"detail": "..."}`` for the API, a page for people, never a traceback.
 
 Without credentials the API answers 401 and pages redirect to ``/login``; a known bad input
-(``UserError``) is a 4xx with its one-line message.
+(``UserError``) is a 422 with its one-line message naming the field, as FastAPI answers a body
+that does not fit its model: one status for every value the rules refuse, whichever door.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:
-        return _answer(request, 400, exc.message)
+        return _answer(request, 422, exc.message)
 
     @app.exception_handler(StoreUnavailableError)
     async def store_down(request: Request, exc: StoreUnavailableError) -> Response:

@@ -204,7 +204,7 @@ async def delete_task(
     ] = False,
 ) -> Response:
     """Removes the task with its runs, as `smartcron tasks remove` does. A built-in task is
-    refused (400: disable it instead). A task declared in a task file is refused (409) unless
+    refused (422: disable it instead). A task declared in a task file is refused (409) unless
     `?force=true`: the next `smartcron tasks apply` of that file would register it again, so it
     belongs removed from the file. Audited as `task.remove`."""
     state = request.app.state

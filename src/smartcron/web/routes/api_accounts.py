@@ -107,7 +107,7 @@ TOKEN_EXAMPLES: dict[str, Example] = {
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "The name is taken"},
-    400: {"description": "A bad name or password; the detail says which"},
+    422: {"description": "A bad name or password; the detail says which"},
 }
 
 
@@ -139,7 +139,7 @@ async def remove_user(request: Request, principal: Admin, name: AccountName) -> 
     "/users/{name}/password",
     status_code=204,
     summary="Set a user's password (admin)",
-    responses={400: {"description": "A password that is too short or too long"}},
+    responses={422: {"description": "A password that is too short or too long"}},
 )
 async def set_password(
     request: Request,

@@ -80,7 +80,7 @@ SNOOZE_EXAMPLES: dict[str, Example] = {
     summary="Snooze an alert: no message about it for a while",
     responses={
         409: {"description": "The alert is already resolved"},
-        400: {"description": "Neither or both of duration and until, or a snooze outside 1 min to 30 days"},
+        422: {"description": "Neither or both of duration and until, or a snooze outside 1 min to 30 days"},
     },
 )
 async def snooze_alert(
@@ -120,7 +120,7 @@ RULE_EXAMPLES: dict[str, Example] = {
     status_code=201,
     summary="Add a custom alert rule (admin)",
     responses={
-        400: {"description": "A value the rule checks refuse; the detail names it"},
+        422: {"description": "A value the rule checks refuse; the detail names it"},
         409: {"description": "A rule with this name already exists"},
     },
 )
@@ -235,7 +235,7 @@ SILENCE_EXAMPLES: dict[str, Example] = {
     response_model=SilenceOut,
     status_code=201,
     summary="Silence the alerts of a task or a rule for a while",
-    responses={400: {"description": "No task or rule, neither or both of duration and until, or out of bounds"}},
+    responses={422: {"description": "No task or rule, neither or both of duration and until, or out of bounds"}},
 )
 async def add_silence(
     request: Request, principal: Operator, body: Annotated[SilenceIn, Body(openapi_examples=SILENCE_EXAMPLES)]
