@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from smartcron.clock import SystemClock
 from smartcron.domain.alerts import NotificationKind
 from smartcron.domain.enums import Severity
+from smartcron.services.silence_actions import silence_alerts
 from smartcron.store import Store
 from smartcron.store.notifications import NewNotification
 from tests.web.conftest import NOW, add_task
@@ -97,3 +98,29 @@ def test_the_history_listens_to_the_stream_only_on_its_first_page(
     assert 'id="alert-history">' in older and "sse:alert" not in older.split('id="alert-history"', 1)[1][:80]
     fragment = client.get("/partials/alert-history", headers={"HX-Request": "true"}).text
     assert '<a href="/executions/7" data-run-link>' in fragment
+
+
+def test_a_silenced_alert_says_so_and_an_operator_can_silence_its_task_from_the_row(
+    operator: tuple[TestClient, str], web_store: Store
+) -> None:
+    client, csrf = operator
+    bank = add_task(web_store, "bank_import")
+    payroll = add_task(web_store, "payroll")
+    quiet = _failed_run_alert(web_store, bank, severity=Severity.CRITICAL, output="x", execution_id=1)
+    loud = _failed_run_alert(web_store, payroll, severity=Severity.CRITICAL, output="y", execution_id=2)
+    silence_alerts(web_store, by="cli:root", task="bank_import", duration="2h")
+    html = client.get("/alerts").text
+    assert "silenced until" in _row_of(html, quiet) and "not mailed meanwhile" in _row_of(html, quiet)
+    assert "silenced until" not in _row_of(html, loud)
+    form = re.search(r'<form method="post" action="/silences".*?</form>', _row_of(html, loud), re.S)
+    assert form and 'name="task" value="payroll"' in form.group(0)
+    answer = client.post("/silences", data={"csrf_token": csrf, "task": "payroll", "duration": "8h"})
+    assert answer.status_code == 200 and "Silenced task payroll" in answer.text
+    assert "silenced until" in _row_of(client.get("/alerts").text, loud)
+
+
+def test_a_viewer_sees_no_silence_form(viewer: tuple[TestClient, str], web_store: Store) -> None:
+    client, _ = viewer
+    task = add_task(web_store, "bank_import")
+    alert = _failed_run_alert(web_store, task, severity=Severity.CRITICAL, output="x", execution_id=1)
+    assert 'action="/silences"' not in _row_of(client.get("/alerts").text, alert)

@@ -29,6 +29,8 @@ class AlertFacts:
     error: str | None
     execution_id: int | None
     delivery: Delivery
+    silenced_until: datetime | None = None
+    """The end of the latest silence in force that covers the alert."""
 
 
 def error_line(details: dict[str, object] | None) -> str | None:
@@ -44,7 +46,9 @@ def error_line(details: dict[str, object] | None) -> str | None:
     return reason[:ERROR_LINE_CHARS] if isinstance(reason, str) and reason else None
 
 
-def delivery_of(alert: Alert, message: Notification | None) -> Delivery:
+def delivery_of(alert: Alert, message: Notification | None, silenced_until: datetime | None = None) -> Delivery:
+    if silenced_until is not None and alert.active and (message is None or message.state is not NotificationState.SENT):
+        return Delivery("silenced until", silenced_until, "not mailed meanwhile")
     if message is not None:
         to = ", ".join(message.recipients) if message.channel == "email" else message.channel
         if message.state is NotificationState.SENT:
@@ -59,16 +63,21 @@ def delivery_of(alert: Alert, message: Notification | None) -> Delivery:
     return Delivery("not mailed")
 
 
-def alert_facts(store: Store, alerts: Sequence[Alert]) -> dict[int, AlertFacts]:
-    """The facts of each of ``alerts``, by alert id (one query for all their messages)."""
+def alert_facts(store: Store, alerts: Sequence[Alert], *, now: datetime) -> dict[int, AlertFacts]:
+    """The facts of each of ``alerts``, by alert id (one query for all their messages, one for the
+    silences in force at ``now``)."""
     messages = store.notifications.latest_for_alerts([alert.id for alert in alerts])
+    silences = store.silences.active(now) if any(alert.active for alert in alerts) else []
     found = {}
     for alert in alerts:
         execution = (alert.details or {}).get("execution_id")
+        covering = [item.until for item in silences if alert.active and item.matches(alert.kind, alert.task_id)]
+        silenced_until = max(covering) if covering else None
         found[alert.id] = AlertFacts(
             error_line(alert.details),
             execution if isinstance(execution, int) else None,
-            delivery_of(alert, messages.get(alert.id)),
+            delivery_of(alert, messages.get(alert.id), silenced_until),
+            silenced_until,
         )
     return found
 

@@ -142,6 +142,8 @@ def channels(settings: Settings) -> dict[str, Any]:
 
 
 SNOOZE_CHOICES = (("1h", "1 hour"), ("4h", "4 hours"), ("1d", "1 day"), ("7d", "7 days"))
+SILENCE_CHOICES = (("2h", "2 hours"), ("8h", "8 hours"), ("1d", "1 day"), ("7d", "7 days"))
+"""The silence lengths offered beside an alert (the silences page, the API and the CLI take others)."""
 """The snooze lengths the alert center offers (the API and the CLI take any from 1 min to 30 days)."""
 
 
@@ -151,7 +153,7 @@ def alert_center(request: Request, before: int | None) -> dict[str, Any]:
     active = store.alerts.list(active_only=True, limit=200)
     return {
         "active": active,
-        "alert_facts": alert_facts(store, [*active, *history]),
+        "alert_facts": alert_facts(store, [*active, *history], now=request.app.state.clock.now()),
         "before": before,
         "counts": {severity.value: n for severity, n in store.alerts.count_open_by_severity().items()},
         "history": history,
@@ -161,4 +163,5 @@ def alert_center(request: Request, before: int | None) -> dict[str, Any]:
         "tasks": task_names(store),
         "now": request.app.state.clock.now(),
         "snooze_choices": SNOOZE_CHOICES,
+        "silence_choices": SILENCE_CHOICES,
     }
