@@ -252,3 +252,15 @@ def test_admins_edit_a_task_and_bad_values_are_refused_with_the_field_named(
     spec = web_store.tasks.get("nightly").spec
     assert (spec.schedule, spec.timeout, spec.priority, spec.retries) == ("0 4 * * *", 90, 1, 0)
     assert web_store.audit.list(limit=1)[0].action == "task.edit"
+
+
+def test_a_peak_known_only_as_a_bound_is_given_as_one(viewer: tuple[TestClient, str], web_store: Store) -> None:
+    client, _ = viewer
+    task_id = add_task(web_store, "tiny")
+    [run] = web_store.executions.claim([SlotClaim(task_id, NOW, Trigger.SCHEDULE)], node="n", token="t", now=NOW)
+    web_store.executions.begin([run.id], node="n", token="t", now=NOW, lease_until=NOW)
+    outcome = Outcome(status=ExecutionStatus.SUCCESS, finished_at=NOW, exit_code=0, max_rss_kb_below=11_264)
+    web_store.executions.finish([Finish(run.id, task_id, outcome)], token="t")
+    body = client.get(f"/api/v1/executions/{run.id}").json()
+    assert (body["max_rss_kb"], body["max_rss_kb_below"]) == (None, 11_264)
+    assert "below 11.0 MiB" in client.get(f"/executions/{run.id}").text

@@ -36,6 +36,7 @@ def execution_to_dict(execution: Execution) -> dict[str, Any]:
         "cpu_user_ms": execution.cpu_user_ms,
         "cpu_sys_ms": execution.cpu_sys_ms,
         "max_rss_kb": execution.max_rss_kb,
+        "max_rss_kb_below": execution.max_rss_kb_below,
         "output": execution.output,
         "output_bytes": execution.output_bytes,
         "truncated": execution.truncated,

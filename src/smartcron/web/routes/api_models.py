@@ -105,6 +105,9 @@ class ExecutionOut(BaseModel):
     cpu_user_ms: int | None
     cpu_sys_ms: int | None
     max_rss_kb: int | None
+    max_rss_kb_below: int | None = Field(
+        default=None, description="set instead of max_rss_kb when the peak is only known to lie below this many KiB"
+    )
     output_preview: str | None
     output_bytes: int | None
     truncated: bool
@@ -133,6 +136,7 @@ class ExecutionOut(BaseModel):
             cpu_user_ms=run.cpu_user_ms,
             cpu_sys_ms=run.cpu_sys_ms,
             max_rss_kb=run.max_rss_kb,
+            max_rss_kb_below=run.max_rss_kb_below,
             output_preview=run.output,
             output_bytes=run.output_bytes,
             truncated=run.truncated,
