@@ -208,6 +208,5 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
-
 if __name__ == "__main__":
     main()
