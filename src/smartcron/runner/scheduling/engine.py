@@ -208,16 +208,21 @@ class Engine:
         if limit <= 0:
             self.more_due = False  # no room: the others take what is due, or a later pass does
             return [], []
-        ended = self.ledger.ended_unwritten()
-        live = [row for row in self.store.executions.live() if row.id not in ended]
-        busy = {row.task_id for row in live} if skip_busy else set()
-        activity = {} if skip_busy else activity_of(live)
+        busy: set[int] = set()
 
         def plan(tasks: Sequence[Task]) -> tuple[list[SlotClaim], list[Move]]:
+            # The live rows of the due tasks only (none read when nothing is due): running rows
+            # and rows waiting decide overlap and catch-up; with ``skip_busy`` those tasks wait.
+            ended = self.ledger.ended_unwritten()
+            live = [
+                row for row in self.store.executions.live_of_tasks(task.id for task in tasks) if row.id not in ended
+            ]
+            if skip_busy:
+                busy.update(row.task_id for row in live)
             return plan_claims(
                 [task for task in tasks if task.id not in busy],
                 now,
-                activity=activity,
+                activity={} if skip_busy else activity_of(live),
                 schedule_of=self._schedules.of,
                 max_missed_rows=self.settings.runner_max_missed_rows,
             )

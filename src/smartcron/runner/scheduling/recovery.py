@@ -87,7 +87,10 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
     """Reconcile this node's live rows that no live runner looks after (see the module docstring)."""
     report = RecoveryReport()
     supervised = engine.supervised()
-    rows = [row for row in engine.store.executions.live(node=engine.node) if row.id not in supervised]
+    # Waiting rows matter only at startup; later, reading them each heartbeat would cost a full
+    # queue's rows whenever runs wait for room.
+    status = None if startup else ExecutionStatus.RUNNING
+    rows = [row for row in engine.store.executions.live(node=engine.node, status=status) if row.id not in supervised]
     orphaned = [
         row
         for row in rows
