@@ -154,8 +154,11 @@ class Engine:
         due, won = self._claim_due(now, skip_busy=False) if plan else ([], [])
         won += self._claim(self._due_retries(now), now)
         known, self._prepared = self._prepared | {task.id: task for task in due}, {}
+        # The recorder waits while rows are chosen and begun (the GIL, and SQLite's one writer),
+        # not while the spawner starts them: that wait holds neither, and ended runs get written.
         with self.recorder.paused():
-            started = self.start_pending(now, only=only, known=known)
+            begun = self.starts.begin(self.starts.choose(now, only=only, known=known), now)
+        started = self.starts.spawn(begun)
         self._alert_final(won, known, now)  # missed, skipped: after the starts
         return PassReport(due=len(due), claimed=len(won), started=started)
 
@@ -215,7 +218,9 @@ class Engine:
             # and rows waiting decide overlap and catch-up; with ``skip_busy`` those tasks wait.
             ended = self.ledger.ended_unwritten()
             live = [
-                row for row in self.store.executions.live_of_tasks(task.id for task in tasks) if row.id not in ended
+                row
+                for row in self.store.executions.live_brief(task_ids=(task.id for task in tasks))
+                if row.id not in ended
             ]
             if skip_busy:
                 busy.update(row.task_id for row in live)
