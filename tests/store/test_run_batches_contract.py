@@ -101,16 +101,18 @@ def test_pending_rows_come_with_their_tasks_oldest_first_page_after_page(store: 
     assert [row.id for row, _ in store.executions.pending_with_tasks(limit=5, ids={wanted})] == [wanted]
 
 
-def test_live_rows_of_some_tasks_say_their_status_only(store: Store) -> None:
+def test_live_rows_of_some_tasks_or_a_node_say_their_status_only(store: Store) -> None:
     running = running_rows(store, 2, token="mine")
     waiting_task = add_task(store, "waiting")
     [waiting] = store.executions.claim([SlotClaim(waiting_task, NOW, Trigger.MANUAL)], node="a", token="c", now=NOW)
     asked = {running[0].task_id, waiting_task}
-    found = sorted((row.id, row.task_id, row.status) for row in store.executions.live_of_tasks(asked))
+    found = sorted((row.id, row.task_id, row.status) for row in store.executions.live_brief(task_ids=asked))
     assert found == [
         (running[0].id, running[0].task_id, ExecutionStatus.RUNNING),
         (waiting.id, waiting_task, ExecutionStatus.SCHEDULED),
     ]
-    only_running = store.executions.live_of_tasks(asked, status=ExecutionStatus.RUNNING)
+    only_running = store.executions.live_brief(task_ids=asked, status=ExecutionStatus.RUNNING)
     assert [row.id for row in only_running] == [running[0].id]
-    assert store.executions.live_of_tasks([]) == []
+    assert store.executions.live_brief(task_ids=[]) == []
+    on_a = store.executions.live_brief(node="a", status=ExecutionStatus.RUNNING)
+    assert sorted(row.id for row in on_a) == sorted(row.id for row in running)

@@ -153,13 +153,24 @@ class ExecutionRepository:
                 found.append((row_to_execution(row), task))
         return found
 
-    def live_of_tasks(self, task_ids: Iterable[int], *, status: ExecutionStatus | None = None) -> list[LiveRow]:
-        """The live rows of these tasks (optionally of one status), as much of them as deciding
-        overlap needs: read without the task join and without building whole rows."""
-        wanted = list(set(task_ids))
-        if not wanted:
-            return []
-        query = select(e.c.id, e.c.task_id, e.c.status).where(LIVE_ROWS, e.c.task_id.in_(wanted))
+    def live_brief(
+        self,
+        *,
+        task_ids: Iterable[int] | None = None,
+        node: str | None = None,
+        status: ExecutionStatus | None = None,
+    ) -> list[LiveRow]:
+        """Live rows (of these tasks, of this node, of one status) as (id, task id, status) only:
+        what deciding overlap or finding unsupervised rows needs, without the task join and
+        without building whole rows."""
+        query = select(e.c.id, e.c.task_id, e.c.status).where(LIVE_ROWS)
+        if task_ids is not None:
+            wanted = list(set(task_ids))
+            if not wanted:
+                return []
+            query = query.where(e.c.task_id.in_(wanted))
+        if node is not None:
+            query = query.where(e.c.node == node)
         if status is not None:
             query = query.where(e.c.status == status.value)
         with self._engine.connect() as conn:

@@ -116,7 +116,7 @@ class Starts:
         ended = engine.ledger.ended_unwritten()
         running = [
             row
-            for row in engine.store.executions.live_of_tasks(policies.keys(), status=ExecutionStatus.RUNNING)
+            for row in engine.store.executions.live_brief(task_ids=policies.keys(), status=ExecutionStatus.RUNNING)
             if row.id not in ended
         ]
         choice = choose_starts(pending, Counter(row.task_id for row in running), policies, capacity=max(0, capacity))
