@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartcron import failpoints
-from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.enums import ExecutionStatus, OverlapPolicy, Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.overlap import REPLACED_REASON, choose_starts
 from smartcron.domain.task import Task
@@ -148,6 +148,8 @@ class Starts:
         if only is not None:
             return executions.pending_with_tasks(limit=max(1, len(only)), ids=only), False
         page = min(PENDING_LIMIT, room + PENDING_MARGIN)
+        # Tasks with a run here: their rows wait (unless ``allow``), so they do not fill the room.
+        busy_here = {context.task.id for context in self._engine.supervised().values()}
         read: list[tuple[Execution, Task]] = []
         after: tuple[datetime, int] | None = None
         while True:
@@ -156,7 +158,11 @@ class Starts:
             if len(found) < page:
                 return read, True
             # At most one run per task may start (except ``allow``): distinct tasks bound the starts.
-            startable = {row.task_id for row, _ in read if self._may_start(row, now)}
+            startable = {
+                row.task_id
+                for row, task in read
+                if self._may_start(row, now) and (task.id not in busy_here or task.spec.overlap is OverlapPolicy.ALLOW)
+            }
             if len(startable) >= room or len(read) >= PENDING_LIMIT:
                 return read, False
             last = found[-1][0]
