@@ -41,6 +41,7 @@ MODULES = (
     "lateness",
     "burst",
     "throughput",
+    "run_cost",
     "tick_idle",
     "runner_rss",
     "dashboard",

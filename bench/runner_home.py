@@ -27,7 +27,6 @@ from smartcron.config import Settings, load_settings
 from smartcron.domain.task import TaskSpec
 from smartcron.logs import configure
 from smartcron.runner.daemon import Daemon
-from smartcron.runner.process.supervisor import ProcessSpec
 from smartcron.store import Store, open_store
 from smartcron.store.schema import tasks as tasks_table
 from smartcron.store.tasks import spec_to_row
@@ -96,7 +95,7 @@ def postgresql_url() -> Iterator[str | None]:
 
 class BenchDaemon:
     """The daemon in a thread of this process, logging as ``smartcron run --quiet`` does, with a
-    hook on every process start (``on_spawn(spec, seconds_begun, seconds_returned)``, perf_counter) and
+    hook on every process start (``on_spawn(seq, request_sent, answer_read)``, perf_counter) and
     every written batch of finished runs (``on_finish(begun, ended, size, written)``)."""
 
     def __init__(
@@ -105,7 +104,7 @@ class BenchDaemon:
         store: Store,
         *,
         home: Path,
-        on_spawn: Callable[[ProcessSpec, float, float], None] | None = None,
+        on_spawn: Callable[[int, float, float], None] | None = None,
         on_finish: Callable[[float, float, int, int], None] | None = None,
         background: bool = True,
     ) -> None:
@@ -118,7 +117,7 @@ class BenchDaemon:
             cwd=os.getcwd(),  # as `smartcron run` does
             background=background,
         )
-        self._launch: Callable[[ProcessSpec], Any] | None = None
+        self._restore: tuple[Any, Any] | None = None
         if on_spawn is not None:
             self._time_launches(on_spawn)
         if on_finish is not None:
@@ -133,21 +132,31 @@ class BenchDaemon:
             store.executions.finish = timed_finish  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self.daemon.run, name="bench-daemon")
 
-    def _time_launches(self, on_spawn: Callable[[ProcessSpec, float, float], None]) -> None:
-        """Wrap the function that starts each process (``runner.process.launch``) for as long as
-        this daemon runs: from the call to the moment the child has exec'ed."""
-        from smartcron.runner.process import supervisor as process
+    def _time_launches(self, on_spawn: Callable[[int, float, float], None]) -> None:
+        """Time every spawn for as long as this daemon runs: from the runner sending its request
+        to the spawner to the spawner's answer (the child has exec'ed), by the request's number.
+        The spawner answers in order, so the n-th answer is the n-th request's."""
+        from smartcron.runner.process.spawner import Spawner
 
-        launch = self._launch = process.launch  # type: ignore[attr-defined]
+        sent: list[tuple[int, float]] = []
+        send, receive = Spawner._send, Spawner._receive
+        self._restore = (send, receive)
 
-        def timed_launch(spec: ProcessSpec) -> Any:
-            begun = time.perf_counter()
-            try:
-                return launch(spec)
-            finally:
-                on_spawn(spec, begun, time.perf_counter())
+        def timed_send(spawner: Spawner, request: Any) -> None:
+            sent.append((request.seq, time.perf_counter()))
+            send(spawner, request)
 
-        process.launch = timed_launch  # type: ignore[attr-defined]
+        def timed_receive(spawner: Spawner) -> Any:
+            answer = receive(spawner)
+            for index, (seq, begun) in enumerate(sent):
+                if seq == answer.seq:
+                    del sent[index]
+                    on_spawn(seq, begun, time.perf_counter())
+                    break
+            return answer
+
+        Spawner._send = timed_send  # type: ignore[method-assign]
+        Spawner._receive = timed_receive  # type: ignore[method-assign]
 
     def __enter__(self) -> BenchDaemon:
         self._thread.start()
@@ -156,10 +165,10 @@ class BenchDaemon:
     def __exit__(self, *_: object) -> None:
         self.daemon.request_stop()
         self._thread.join()
-        if self._launch is not None:
-            from smartcron.runner.process import supervisor as process
+        if self._restore is not None:
+            from smartcron.runner.process.spawner import Spawner
 
-            process.launch = self._launch  # type: ignore[attr-defined,assignment]
+            Spawner._send, Spawner._receive = self._restore  # type: ignore[method-assign]
 
 
 def spawn_floor(count: int) -> tuple[float, float]:

@@ -177,6 +177,23 @@ def test_no_more_runs_start_than_the_parallel_limit(sqlite_store: Store, tmp_pat
     assert ended == [(ExecutionStatus.CANCELLED, SHUTDOWN_REASON)] * 2 + [(ExecutionStatus.KILLED, "shutdown")] * 2
 
 
+def test_queued_rows_of_busy_tasks_do_not_hide_the_rows_behind_them(sqlite_store: Store, tmp_path: Path) -> None:
+    # Room for 2 more beside 18 running: a page of waiting rows is the room plus 16, all of them
+    # rows of the busy tasks here; the idle task's row behind them still starts.
+    settings = settings_for(sqlite_store, tmp_path / "home", runner_max_parallel=20)
+    clock = FakeClock(T0)
+    busy = [add_task(sqlite_store, f"long{i:02d}", ("sleep", "30"), next_run_at=T0) for i in range(18)]
+    idle = add_task(sqlite_store, "idle", ("true",), next_run_at=T0 + timedelta(days=300))
+    with running_engine(settings, sqlite_store, clock) as engine:
+        assert engine.run_pass(clock.now()).started == 18
+        for task in busy:
+            sqlite_store.executions.enqueue(task.id, scheduled_for=T0)
+        sqlite_store.executions.enqueue(idle.id, scheduled_for=T0 + timedelta(seconds=1))
+        assert engine.run_pass(clock.now(), plan=False).started == 1
+        [run] = runs_of(sqlite_store, idle)
+        assert run.trigger is Trigger.MANUAL and run.status is not ExecutionStatus.SCHEDULED
+
+
 def test_a_run_whose_row_was_ended_elsewhere_is_killed_and_its_result_not_written(
     sqlite_store: Store, tmp_path: Path
 ) -> None:

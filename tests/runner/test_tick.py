@@ -36,8 +36,11 @@ def test_tick_runs_the_due_tasks_records_them_and_exits(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _, store = home_store(home)
     now = datetime.now(UTC)
-    ok = add_task(store, "ok", ("echo", "done"), next_run_at=now)
-    failing = add_task(store, "failing", ("sh", "-c", "exit 2"), next_run_at=now, retries=0)
+    # A yearly schedule: only the slot set here is due, even when the minute turns before the
+    # tick claims (every minute, a tick started late also claimed the next slot and a missed row).
+    yearly = "0 0 1 1 *"
+    ok = add_task(store, "ok", ("echo", "done"), next_run_at=now, schedule=yearly)
+    failing = add_task(store, "failing", ("sh", "-c", "exit 2"), next_run_at=now, retries=0, schedule=yearly)
     later = add_task(store, "later", ("true",), next_run_at=now.replace(year=now.year + 1))
     tick = smartcron("tick", "--json", env=smartcron_env(home), cwd=tmp_path)
     assert tick.wait(timeout=TICK_WAIT) == 0

@@ -50,6 +50,15 @@ class Start:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveRow:
+    """A live row as far as deciding overlap needs it."""
+
+    id: int
+    task_id: int
+    status: ExecutionStatus
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     execution_id: int
     task_id: int

@@ -11,15 +11,16 @@ Concurrency contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Engine
 
 from smartcron.domain.enums import ErrorCategory, ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution, Outcome
-from smartcron.errors import ConflictError, NotFoundError, StoreError
+from smartcron.domain.task import Task
+from smartcron.errors import ConflictError, NotFoundError
 from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.execution_rows import (
     FAILURES,
@@ -27,15 +28,18 @@ from smartcron.store.execution_rows import (
     LIVE_ROWS,
     REASON_LENGTH,
     Finish,
+    LiveRow,
     SlotClaim,
     Start,
     outcome_values,
     row_to_execution,
     with_task_name,
 )
+from smartcron.store.execution_writes import attach_runs, finish_runs, update_summaries
 from smartcron.store.schema import executions as e
 from smartcron.store.schema import tasks as t
 from smartcron.store.slots import insert_claims, insert_ignore
+from smartcron.store.tasks import row_to_task
 
 __all__ = ["LIVE", "ExecutionList", "ExecutionRepository", "Finish", "SlotClaim", "Start", "row_to_execution"]
 
@@ -119,6 +123,59 @@ class ExecutionRepository:
             found = [row_to_execution(r) for r in conn.execute(query).mappings()]
         return found
 
+    def pending_with_tasks(
+        self, *, limit: int, after: tuple[datetime, int] | None = None, ids: Collection[int] | None = None
+    ) -> list[tuple[Execution, Task]]:
+        """``scheduled`` rows, oldest first, each with its task, read in one query (what choosing
+        the runs to start needs): up to ``limit`` rows after ``after`` ((scheduled_for, id) of the
+        last row of the previous page), or only the rows ``ids``."""
+        query = (
+            select(e, t.c.name.label("task_name"), *[c.label(f"t_{c.name}") for c in t.c])
+            .join(t, t.c.id == e.c.task_id)
+            .where(LIVE_ROWS, e.c.status == ExecutionStatus.SCHEDULED.value)
+            .order_by(e.c.scheduled_for, e.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                or_(e.c.scheduled_for > after[0], and_(e.c.scheduled_for == after[0], e.c.id > after[1]))
+            )
+        if ids is not None:
+            query = query.where(e.c.id.in_(list(ids)))
+        tasks: dict[int, Task] = {}
+        found = []
+        with self._engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                task_id = int(row["task_id"])
+                task = tasks.get(task_id)
+                if task is None:
+                    task = tasks[task_id] = row_to_task({c.name: row[f"t_{c.name}"] for c in t.c})
+                found.append((row_to_execution(row), task))
+        return found
+
+    def live_brief(
+        self,
+        *,
+        task_ids: Iterable[int] | None = None,
+        node: str | None = None,
+        status: ExecutionStatus | None = None,
+    ) -> list[LiveRow]:
+        """Live rows (of these tasks, of this node, of one status) as (id, task id, status) only:
+        what deciding overlap or finding unsupervised rows needs, without the task join and
+        without building whole rows."""
+        query = select(e.c.id, e.c.task_id, e.c.status).where(LIVE_ROWS)
+        if task_ids is not None:
+            wanted = list(set(task_ids))
+            if not wanted:
+                return []
+            query = query.where(e.c.task_id.in_(wanted))
+        if node is not None:
+            query = query.where(e.c.node == node)
+        if status is not None:
+            query = query.where(e.c.status == status.value)
+        with self._engine.connect() as conn:
+            return [LiveRow(int(i), int(tid), ExecutionStatus(st)) for i, tid, st in conn.execute(query)]
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def begin(
@@ -151,7 +208,8 @@ class ExecutionRepository:
             with write_transaction(self._engine, read_committed=True) as conn:
                 if conn.dialect.update_returning:  # one round trip where the database can (not MySQL)
                     return sorted(int(r[0]) for r in conn.execute(started.returning(e.c.id)))
-                conn.execute(started)
+                if conn.execute(started).rowcount == len(ids):  # every row taken: nothing to read
+                    return sorted(ids)
                 ours = e.c.id.in_(ids), e.c.status == ExecutionStatus.RUNNING.value, e.c.lease_token == token
                 return [int(r[0]) for r in conn.execute(select(e.c.id).where(*ours).order_by(e.c.id))]
 
@@ -171,68 +229,19 @@ class ExecutionRepository:
             ).rowcount
 
     def attach(self, starts: Sequence[Start], *, token: str) -> None:
-        """Record the process of each started run, and show the task as running."""
-        if not starts:
-            return
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(e)
-                .where(e.c.id == bindparam("b_id"), e.c.lease_token == token)
-                .values(
-                    pid=bindparam("b_pid"),
-                    pgid=bindparam("b_pgid"),
-                    proc_start=bindparam("b_proc_start"),
-                    started_at=bindparam("b_started"),
-                ),
-                [
-                    {
-                        "b_id": s.execution_id,
-                        "b_pid": s.pid,
-                        "b_pgid": s.pgid,
-                        "b_proc_start": s.proc_start,
-                        "b_started": s.started_at,
-                    }
-                    for s in starts
-                ],
-            )
-            conn.execute(
-                update(t)
-                .where(t.c.id == bindparam("b_task"))
-                .values(last_status=ExecutionStatus.RUNNING.value, last_started_at=bindparam("b_started")),
-                [{"b_task": s.task_id, "b_started": s.started_at} for s in starts],
-            )
+        """Record the process of each started run (rows still under ``token``), and show the task
+        as running (``execution_writes.attach_runs``)."""
+        attach_runs(self._engine, starts, token=token)
 
     def finish(self, finishes: Sequence[Finish], *, token: str | None) -> set[int]:
         """Record outcomes of ``running`` (or never-started ``scheduled``) rows.
 
         With a token, only rows still holding that lease are written: a runner that lost its
         lease writes nothing. Updates each task's last-run summary in the same transaction.
-        Returns the ids written.
-
-        One locking select and one executemany per batch, not a statement per run: a burst of
-        ended runs is written in one short transaction. The rows selected as live are locked
-        (the write lock on SQLite, FOR UPDATE elsewhere), so each is updated as it was selected.
+        Returns the ids written. One batched update for the whole batch, and no read when every
+        row was still live (``execution_writes.finish_runs``).
         """
-        if not finishes:
-            return set()
-        with write_transaction(self._engine) as conn:
-            live = select(e.c.id).where(e.c.id.in_([f.execution_id for f in finishes]), LIVE_ROWS)
-            if token is not None:
-                live = live.where(e.c.lease_token == token)
-            still_live = {int(r[0]) for r in conn.execute(live.with_for_update())}
-            todo = list({f.execution_id: f for f in finishes if f.execution_id in still_live}.values())
-            if todo:
-                outcome = update(e).where(e.c.id == bindparam("b_id"), LIVE_ROWS)
-                columns = list(outcome_values(todo[0].outcome))
-                rows = [
-                    {"b_id": f.execution_id, **{f"b_{k}": v for k, v in outcome_values(f.outcome).items()}}
-                    for f in todo
-                ]
-                moved = conn.execute(outcome.values({k: bindparam(f"b_{k}") for k in columns}), rows).rowcount
-                if moved != len(todo):  # cannot happen under the lock; never write half a batch
-                    raise StoreError(f"finish: {moved} of {len(todo)} locked rows updated")
-                update_summaries(conn, todo)
-        return {f.execution_id for f in todo}
+        return finish_runs(self._engine, finishes, token=token)
 
     def request_cancel(self, execution_id: int, *, by: str, now: datetime) -> Execution:
         """Ask for a run to stop. A ``scheduled`` row ends here, ``cancelled``; a ``running`` row is
@@ -393,42 +402,6 @@ class ExecutionRepository:
             if not ids:
                 return 0
             return conn.execute(delete(e).where(e.c.id.in_(ids))).rowcount
-
-
-def update_summaries(conn: Connection, finishes: Sequence[Finish]) -> None:
-    """Each task's last-run columns, from the runs just ended (only ever moved forward)."""
-    # Only move the summary forward: a late-finishing older run must not overwrite it.
-    forward = (
-        (t.c.last_execution_id.is_(None))
-        | (t.c.last_execution_id <= bindparam("b_execution"))
-        | (t.c.last_status == "running")
-    )
-    success = bindparam("b_status") == ExecutionStatus.SUCCESS.value
-    summary = (
-        update(t)
-        .where(t.c.id == bindparam("b_task"))
-        .where(forward)
-        .values(
-            last_execution_id=bindparam("b_execution"),
-            last_status=bindparam("b_status"),
-            last_finished_at=bindparam("b_finished"),
-            last_duration_ms=bindparam("b_duration"),
-            last_success_at=case((success, bindparam("b_finished")), else_=t.c.last_success_at),
-        )
-    )
-    conn.execute(
-        summary,
-        [
-            {
-                "b_task": f.task_id,
-                "b_execution": f.execution_id,
-                "b_status": f.outcome.status.value,
-                "b_finished": f.outcome.finished_at,
-                "b_duration": f.outcome.duration_ms,
-            }
-            for f in finishes
-        ],
-    )
 
 
 def ids_of(executions: Iterable[Execution]) -> list[int]:

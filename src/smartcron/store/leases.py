@@ -31,7 +31,7 @@ from smartcron.domain.enums import ErrorCategory, ExecutionStatus
 from smartcron.domain.execution import Execution, Outcome
 from smartcron.store.engine import retry_on_deadlock, write_transaction
 from smartcron.store.execution_rows import REASON_LENGTH, Finish, outcome_values, row_to_execution, with_task_name
-from smartcron.store.executions import update_summaries
+from smartcron.store.execution_writes import update_summaries
 from smartcron.store.schema import executions as e
 
 

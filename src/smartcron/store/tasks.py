@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +51,7 @@ def spec_to_row(spec: TaskSpec) -> dict[str, Any]:
     }
 
 
-def row_to_spec(row: RowMapping) -> TaskSpec:
+def row_to_spec(row: RowMapping | Mapping[str, Any]) -> TaskSpec:
     return TaskSpec(
         name=row["name"],
         category=row["category"],
@@ -84,7 +84,7 @@ def row_to_spec(row: RowMapping) -> TaskSpec:
     )
 
 
-def row_to_task(row: RowMapping) -> Task:
+def row_to_task(row: RowMapping | Mapping[str, Any]) -> Task:
     return Task(
         id=int(row["id"]),
         spec=row_to_spec(row),
@@ -128,6 +128,12 @@ class TaskActivityFlags:
     enabled: bool
     paused: bool
     runs_here: bool
+
+
+def activity_flags_of(task: Task, node: str, tags: Sequence[str] = ()) -> TaskActivityFlags:
+    """The flags of a task already read (``TaskRepository.activity_flags`` reads them alone)."""
+    spec = task.spec
+    return TaskActivityFlags(spec.overlap, spec.enabled, task.paused, spec.runs_on(node, tags))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ on): ``SMARTCRON_EXECUTION_ID`` (recovery finds a run's processes by it), ``SMAR
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,8 +29,10 @@ INSTALLATION_VARIABLE = "SMARTCRON_INSTALLATION"
 (another smartcron on this machine numbers its runs from 1 too) for one of its own."""
 
 
+@functools.lru_cache(maxsize=8)
 def installation_id(database_url: str) -> str:
-    """A short stable name of the installation: a hash of its database URL without the password."""
+    """A short stable name of the installation: a hash of its database URL without the password
+    (kept: every spawn asks, and parsing the URL each time cost a tenth of a millisecond)."""
     from sqlalchemy.engine import make_url
 
     try:

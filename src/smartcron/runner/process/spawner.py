@@ -6,8 +6,8 @@ starts with the runner's own peak memory as its peak (at exec Linux keeps the la
 mark), so a small task's peak cannot be known. So a small helper process, started once, does the
 spawning and the reaping; this class talks to it over two Unix sockets:
 
-* :meth:`Spawner.spawn_many` (the runner's loop) sends one request per run, with the write end of
-  the run's output pipe, and reads the answers, a batch at a time;
+* :meth:`Spawner.stream` (the runner's loop) sends one request per run as each is prepared, with
+  the write end of the run's output pipe, and reads the answers (``spawn_many`` for a list);
 * :meth:`Spawner.read_events` (the supervisor's thread, whose selector watches ``events_fd``)
   reads the exits the spawner reaped: status, CPU times, peak memory.
 
@@ -123,30 +123,44 @@ class Spawner:
 
     def spawn_many(self, requests: Sequence[SpawnRequest]) -> list[SpawnAnswer]:
         """Start these runs; one answer per request, in order. Raises SpawnerGoneError when the
-        spawner died (the caller treats every request as not started)."""
-        with self._lock:
-            control = self._control
-            if control is None:
-                raise SpawnerGoneError("the spawner is not running")
-            answers: list[SpawnAnswer] = []
-            try:
-                for start in range(0, len(requests), PIPELINE):
-                    chunk = requests[start : start + PIPELINE]
-                    for request in chunk:
-                        message = {"seq": request.seq, "argv": list(request.argv), "env": dict(request.env),
-                                   "cwd": request.cwd}  # fmt: skip
-                        socket.send_fds(control, [json.dumps(message).encode()], [request.out_fd])
-                    for _ in chunk:
-                        packet = control.recv(MAX_PACKET)
-                        if not packet:
-                            raise SpawnerGoneError("the spawner closed its socket")
-                        answer = json.loads(packet)
-                        answers.append(
-                            SpawnAnswer(int(answer["seq"]), answer.get("pid"), answer.get("errno"), answer.get("step"))
-                        )
-            except OSError as exc:
-                raise SpawnerGoneError(f"the spawner is gone: {exc}") from exc
-            return answers
+        spawner died (the caller treats every request not answered as not started)."""
+        stream = self.stream()
+        for request in requests:
+            stream.send(request)
+        answers = stream.finish()
+        if stream.gone is not None:
+            raise stream.gone
+        return answers
+
+    def stream(self) -> SpawnStream:
+        """Requests sent one by one as the caller prepares them (the spawner starts the first
+        while the next is prepared), answers read as the window fills and at ``finish``. Spawns
+        come from one stream at a time: the next waits until this one is finished."""
+        self._lock.acquire()
+        return SpawnStream(self)
+
+    def _send(self, request: SpawnRequest) -> None:
+        control = self._control
+        if control is None:
+            raise SpawnerGoneError("the spawner is not running")
+        message = {"seq": request.seq, "argv": list(request.argv), "env": dict(request.env), "cwd": request.cwd}
+        try:
+            socket.send_fds(control, [json.dumps(message).encode()], [request.out_fd])
+        except OSError as exc:
+            raise SpawnerGoneError(f"the spawner is gone: {exc}") from exc
+
+    def _receive(self) -> SpawnAnswer:
+        control = self._control
+        if control is None:
+            raise SpawnerGoneError("the spawner is not running")
+        try:
+            packet = control.recv(MAX_PACKET)
+        except OSError as exc:
+            raise SpawnerGoneError(f"the spawner is gone: {exc}") from exc
+        if not packet:
+            raise SpawnerGoneError("the spawner closed its socket")
+        answer = json.loads(packet)
+        return SpawnAnswer(int(answer["seq"]), answer.get("pid"), answer.get("errno"), answer.get("step"))
 
     def read_events(self) -> list[ExitEvent] | None:
         """The exits reaped since the last call; None when the spawner has gone away."""
@@ -193,3 +207,41 @@ class Spawner:
     def forget(self) -> None:
         """After the spawner died: close what is left, so the next ``start`` begins afresh."""
         self.close(timeout=5.0)
+
+
+class SpawnStream:
+    """One batch of requests on its way to the spawner (:meth:`Spawner.stream`). At most
+    ``PIPELINE`` wait for their answer at a time: the spawner always has the next request, and
+    never blocks answering while the runner blocks sending."""
+
+    def __init__(self, spawner: Spawner, *, gone: SpawnerGoneError | None = None) -> None:
+        self._spawner = spawner
+        self._sent = 0
+        self._open = gone is None  # holds the spawner's lock (a stream born gone never took it)
+        self.answers: list[SpawnAnswer] = []
+        self.gone = gone
+        """Set when the spawner went away: requests sent and not answered did not start."""
+
+    def send(self, request: SpawnRequest) -> None:
+        if self.gone is not None:
+            return
+        try:
+            while self._sent - len(self.answers) >= PIPELINE:
+                self.answers.append(self._spawner._receive())
+            self._spawner._send(request)
+            self._sent += 1
+        except SpawnerGoneError as exc:
+            self.gone = exc
+
+    def finish(self) -> list[SpawnAnswer]:
+        """Every answer (read the rest); lets the next stream go."""
+        try:
+            while self.gone is None and len(self.answers) < self._sent:
+                self.answers.append(self._spawner._receive())
+        except SpawnerGoneError as exc:
+            self.gone = exc
+        finally:
+            if self._open:
+                self._open = False
+                self._spawner._lock.release()
+        return self.answers

@@ -29,7 +29,7 @@ from smartcron.runner.process.launch import (
     prepare,
 )
 from smartcron.runner.process.procinfo import find_processes_of, kill_group, process_alive, process_start_time
-from smartcron.runner.process.spawner import SpawnAnswer, Spawner, SpawnerGoneError
+from smartcron.runner.process.spawner import Spawner, SpawnerGoneError, SpawnStream
 from smartcron.runner.process.supervised import ProcessResult, SupervisedRun, failure_result
 from smartcron.runner.process.watcher import ProcessWatcher, guarded, open_verified_pidfd
 
@@ -78,15 +78,23 @@ class SpawnBatch:
     def __init__(self, supervisor: Supervisor) -> None:
         self._supervisor = supervisor
         self.prepared: list[tuple[PreparedLaunch, datetime, float]] = []
+        self.stream: SpawnStream | None = None
         self.started: list[Spawned] = []
         """Every process started, with its pid and start time: filled when the batch ends."""
 
     def spawn(self, spec: ProcessSpec) -> None:
-        """Queue a task process for the spawner; it starts when the batch ends. One that cannot
-        start is reported through ``on_exit``. Raises as :meth:`Supervisor.spawn` does."""
+        """Hand a task process to the spawner, which starts it while the next is prepared; it is
+        watched once the batch ends. One that cannot start is reported through ``on_exit``.
+        Raises as :meth:`Supervisor.spawn` does."""
         prepared = self._supervisor._prepare(spec)
         if prepared is not None:
             self.prepared.append(prepared)
+            if self.stream is None:
+                try:
+                    self.stream = self._supervisor._spawner_for_spawning().stream()
+                except SpawnerGoneError as exc:  # could not even be started again: none of these start
+                    self.stream = SpawnStream(self._supervisor._spawner, gone=exc)
+            self.stream.send(prepared[0].request)
 
 
 def _start_time(pid: int) -> int | None:
@@ -156,7 +164,7 @@ class Supervisor:
         try:
             yield batch
         finally:
-            batch.started = self._complete(batch.prepared)
+            batch.started = self._complete(batch.prepared, batch.stream)
 
     def spawn(self, spec: ProcessSpec) -> Spawned:
         """Start one task process (a batch of one). A command that cannot start returns pid 0 and
@@ -189,16 +197,14 @@ class Supervisor:
         result = failure_result(execution_id, started_at, failure)
         self._post(lambda: self._deliver(result))
 
-    def _complete(self, prepared: list[tuple[PreparedLaunch, datetime, float]]) -> list[Spawned]:
-        if not prepared:
+    def _complete(
+        self, prepared: list[tuple[PreparedLaunch, datetime, float]], stream: SpawnStream | None
+    ) -> list[Spawned]:
+        if stream is None:
             return []
-        answers: dict[int, SpawnAnswer] = {}
-        try:
-            spawner = self._spawner_for_spawning()
-            for answer in spawner.spawn_many([item.request for item, _, _ in prepared]):
-                answers[answer.seq] = answer
-        except SpawnerGoneError as exc:
-            log.error("%s; %d run(s) not started", exc, len(prepared) - len(answers), extra={"action": "start"})
+        answers = {answer.seq: answer for answer in stream.finish()}
+        if stream.gone is not None:
+            log.error("%s; %d run(s) not started", stream.gone, len(prepared) - len(answers), extra={"action": "start"})
         runs: list[SupervisedRun] = []
         started: list[Spawned] = []
         try:

@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from smartcron.domain.enums import ExecutionStatus, Trigger
-from smartcron.domain.execution import Execution
 from smartcron.domain.overlap import SKIPPED_REASON, TaskActivity, decide_overlap
 from smartcron.domain.planning import SlotPlan, plan_slots
 from smartcron.domain.schedule import Schedule, parse_schedule
 from smartcron.domain.task import Task
 from smartcron.errors import ScheduleError
-from smartcron.store.execution_rows import REASON_LENGTH
+from smartcron.store.execution_rows import REASON_LENGTH, LiveRow
 from smartcron.store.executions import SlotClaim
 from smartcron.store.slots import Move
 
@@ -44,7 +43,7 @@ class Schedules:
             return None
 
 
-def activity_of(live: Iterable[Execution]) -> dict[int, TaskActivity]:
+def activity_of(live: Iterable[LiveRow]) -> dict[int, TaskActivity]:
     """Running and waiting rows per task, from the live rows."""
     running: Counter[int] = Counter()
     waiting: Counter[int] = Counter()

@@ -154,8 +154,11 @@ class Engine:
         due, won = self._claim_due(now, skip_busy=False) if plan else ([], [])
         won += self._claim(self._due_retries(now), now)
         known, self._prepared = self._prepared | {task.id: task for task in due}, {}
+        # The recorder waits while rows are chosen and begun (the GIL, and SQLite's one writer),
+        # not while the spawner starts them: that wait holds neither, and ended runs get written.
         with self.recorder.paused():
-            started = self.start_pending(now, only=only, known=known)
+            begun = self.starts.begin(self.starts.choose(now, only=only, known=known), now)
+        started = self.starts.spawn(begun)
         self._alert_final(won, known, now)  # missed, skipped: after the starts
         return PassReport(due=len(due), claimed=len(won), started=started)
 
@@ -208,16 +211,23 @@ class Engine:
         if limit <= 0:
             self.more_due = False  # no room: the others take what is due, or a later pass does
             return [], []
-        ended = self.ledger.ended_unwritten()
-        live = [row for row in self.store.executions.live() if row.id not in ended]
-        busy = {row.task_id for row in live} if skip_busy else set()
-        activity = {} if skip_busy else activity_of(live)
+        busy: set[int] = set()
 
         def plan(tasks: Sequence[Task]) -> tuple[list[SlotClaim], list[Move]]:
+            # The live rows of the due tasks only (none read when nothing is due): running rows
+            # and rows waiting decide overlap and catch-up; with ``skip_busy`` those tasks wait.
+            ended = self.ledger.ended_unwritten()
+            live = [
+                row
+                for row in self.store.executions.live_brief(task_ids=(task.id for task in tasks))
+                if row.id not in ended
+            ]
+            if skip_busy:
+                busy.update(row.task_id for row in live)
             return plan_claims(
                 [task for task in tasks if task.id not in busy],
                 now,
-                activity=activity,
+                activity={} if skip_busy else activity_of(live),
                 schedule_of=self._schedules.of,
                 max_missed_rows=self.settings.runner_max_missed_rows,
             )

@@ -87,7 +87,12 @@ def recover_own_rows(engine: Engine, now: datetime, *, startup: bool) -> Recover
     """Reconcile this node's live rows that no live runner looks after (see the module docstring)."""
     report = RecoveryReport()
     supervised = engine.supervised()
-    rows = [row for row in engine.store.executions.live(node=engine.node) if row.id not in supervised]
+    if startup:
+        rows = [row for row in engine.store.executions.live(node=engine.node) if row.id not in supervised]
+    else:  # running rows only, and whole rows only of those nobody supervises (usually none)
+        brief = engine.store.executions.live_brief(node=engine.node, status=ExecutionStatus.RUNNING)
+        rows = engine.store.executions.by_ids(row.id for row in brief if row.id not in supervised)
+        rows = [row for row in rows if row.status is ExecutionStatus.RUNNING]
     orphaned = [
         row
         for row in rows

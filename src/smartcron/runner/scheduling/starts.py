@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartcron import failpoints
-from smartcron.domain.enums import ExecutionStatus, Trigger
+from smartcron.domain.enums import ExecutionStatus, OverlapPolicy, Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.overlap import REPLACED_REASON, choose_starts
 from smartcron.domain.task import Task
@@ -42,7 +42,7 @@ from smartcron.runner.process.supervisor import SpawnBatch, Spawned
 from smartcron.runner.scheduling.ledger import RunContext
 from smartcron.runner.scheduling.outcomes import failed_to_start, killed
 from smartcron.store.executions import Finish, Start
-from smartcron.store.tasks import TaskActivityFlags
+from smartcron.store.tasks import TaskActivityFlags, activity_flags_of
 
 if TYPE_CHECKING:
     from smartcron.runner.scheduling.engine import Engine
@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 1000
-PENDING_LEAST = 64
+PENDING_MARGIN = 16
+"""Waiting rows read beyond the free room: a few rows of busy tasks need not cost another page."""
 ROOM_TO_WAKE = 0.5
 """When runs wait for room (``runner.max_parallel``), the loop is woken once this share of it is free."""
 FOREIGN_CLAIM_GRACE = timedelta(seconds=2)
@@ -89,16 +90,18 @@ class Starts:
     ) -> StartPlan:
         """Which ``scheduled`` rows may start at ``now`` (the overlap policy applied to the runs live
         now; a ``replace`` asks for the running run to be killed). ``rows`` limits the choice to
-        those rows (just claimed), else every pending row counts."""
+        those rows (just claimed), ``only`` to those ids; else every pending row counts."""
         engine = self._engine
-        every_row = rows is None
+        every_row = rows is None and only is None
         capacity = engine.max_parallel - len(engine.supervisor.running())
         seen_all = True  # every waiting row was read (not only the oldest few)
+        tasks = dict(known or {})
+        fresh: dict[int, Task] = {}  # tasks read with the rows
         if rows is None:
-            # Twice what may start is read: rows of busy tasks wait, others behind them may go.
-            limit = min(PENDING_LIMIT, max(PENDING_LEAST, 2 * capacity))
-            rows = engine.store.executions.pending(limit=limit)
-            seen_all = len(rows) < limit
+            read, seen_all = self._read_pending(now, max(0, capacity), only)
+            rows = [row for row, _ in read]
+            fresh = {task.id: task for _, task in read}
+            tasks.update(fresh)
         pending = [row for row in rows if self._may_start(row, now)]
         if only is not None:
             pending = [row for row in pending if row.id in only]
@@ -107,21 +110,20 @@ class Starts:
                 with self.lock:
                     self.waiting.clear()
             return StartPlan({}, {})
-        tasks = dict(known or {})
-        flags = engine.store.tasks.activity_flags({row.task_id for row in pending}, node=engine.node, tags=engine.tags)
+        flags = self._flags(pending, fresh)
         pending = self._drop_inactive(pending, flags, now)
         policies = {tid: flag.overlap for tid, flag in flags.items() if flag.runs_here}
         ended = engine.ledger.ended_unwritten()
-        running_rows = [
+        running = [
             row
-            for row in engine.store.executions.live(status=ExecutionStatus.RUNNING, task_ids=policies.keys())
+            for row in engine.store.executions.live_brief(task_ids=policies.keys(), status=ExecutionStatus.RUNNING)
             if row.id not in ended
         ]
-        choice = choose_starts(
-            pending, Counter(row.task_id for row in running_rows), policies, capacity=max(0, capacity)
-        )
-        for task_id in choice.replace:
-            self._replace([row for row in running_rows if row.task_id == task_id], now)
+        choice = choose_starts(pending, Counter(row.task_id for row in running), policies, capacity=max(0, capacity))
+        if choice.replace:
+            replaced = engine.store.executions.live(status=ExecutionStatus.RUNNING, task_ids=choice.replace)
+            for task_id in choice.replace:
+                self._replace([row for row in replaced if row.task_id == task_id and row.id not in ended], now)
         with self.lock:
             if every_row and seen_all:
                 self.waiting &= set(choice.waiting)
@@ -135,6 +137,45 @@ class Starts:
         tasks.update(engine.store.tasks.by_ids({by_id[eid].task_id for eid in choice.start} - tasks.keys()))
         # A task removed since its policy was read: its row waits (and goes with the task).
         return StartPlan({eid: by_id[eid] for eid in choice.start if by_id[eid].task_id in tasks}, tasks)
+
+    def _read_pending(
+        self, now: datetime, room: int, only: set[int] | None
+    ) -> tuple[list[tuple[Execution, Task]], bool]:
+        """The waiting rows with their tasks, oldest first, one query per page: a page is the room
+        plus a margin, and another page is read only while the rows read so far cannot fill the
+        room (rows of busy tasks wait, others behind them may go). True when every row was read."""
+        executions = self._engine.store.executions
+        if only is not None:
+            return executions.pending_with_tasks(limit=max(1, len(only)), ids=only), False
+        page = min(PENDING_LIMIT, room + PENDING_MARGIN)
+        # Tasks with a run here: their rows wait (unless ``allow``), so they do not fill the room.
+        busy_here = {context.task.id for context in self._engine.supervised().values()}
+        read: list[tuple[Execution, Task]] = []
+        after: tuple[datetime, int] | None = None
+        while True:
+            found = executions.pending_with_tasks(limit=page, after=after)
+            read += found
+            if len(found) < page:
+                return read, True
+            # At most one run per task may start (except ``allow``): distinct tasks bound the starts.
+            startable = {
+                row.task_id
+                for row, task in read
+                if self._may_start(row, now) and (task.id not in busy_here or task.spec.overlap is OverlapPolicy.ALLOW)
+            }
+            if len(startable) >= room or len(read) >= PENDING_LIMIT:
+                return read, False
+            last = found[-1][0]
+            after = (last.scheduled_for, last.id)
+
+    def _flags(self, pending: Sequence[Execution], fresh: Mapping[int, Task]) -> dict[int, TaskActivityFlags]:
+        """What choosing needs of each pending row's task (policy, active, runs here): from the
+        tasks read with the rows, else (rows handed in, claimed a moment ago) read now."""
+        engine = self._engine
+        wanted = {row.task_id for row in pending}
+        if not wanted <= fresh.keys():
+            return engine.store.tasks.activity_flags(wanted, node=engine.node, tags=engine.tags)
+        return {task_id: activity_flags_of(fresh[task_id], engine.node, engine.tags) for task_id in wanted}
 
     def _may_start(self, row: Execution, now: datetime) -> bool:
         # A slot claimed ahead of its time (``prepare``) waits for it; queued runs start at once.
