@@ -45,6 +45,7 @@ MODULES = (
     "tick_idle",
     "runner_rss",
     "dashboard",
+    "dashboard_idle",
     "metrics",
     "rowsize",
     "alert_latency",

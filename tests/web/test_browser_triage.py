@@ -259,3 +259,28 @@ def test_destructive_actions_ask_first(live: str, browser: Browser, web_store: S
     assert dialogs.messages[2].startswith(f"Cancel run #{running} of bank_import?")
     assert dialogs.messages[4].startswith("Disable bank_import?")
     assert asked == 5 and len(dialogs.messages) == 6
+
+
+def test_acknowledge_and_snooze_change_the_alert_in_place(live: str, browser: Browser, web_store: Store) -> None:
+    from smartcron.domain.enums import Severity
+
+    task_id = add_task(web_store, "bank_import")
+    alert, _ = web_store.alerts.raise_or_repeat(
+        "task_failed", task_id=task_id, severity=Severity.HIGH, message="bank_import failed", now=NOW, notify_after=NOW
+    )
+    page = browser.new_page()
+    watch = Watch(page)
+    _log_in(page, live, "operator")
+    page.goto(f"{live}/alerts")
+    page.evaluate("window.sameDocument = true")
+    row = page.locator(f'tr[data-alert="{alert.id}"]')
+    page.get_by_role("button", name=f"Acknowledge alert {alert.id} on bank_import").click()
+    expect(row).to_contain_text("acknowledged by web:operator")
+    expect(page.locator("#flash")).to_have_text(f"Acknowledged alert {alert.id}.")
+    page.get_by_role("combobox", name=f"Snooze alert {alert.id} on bank_import for").select_option("4h")
+    page.get_by_role("button", name=f"Snooze alert {alert.id} on bank_import").click()
+    expect(row.locator("[data-snoozed-until]")).to_be_visible()
+    expect(page.locator("#flash")).to_contain_text(f"Snoozed alert {alert.id}: no message about it until")
+    assert page.evaluate("window.sameDocument") is True
+    assert web_store.alerts.get(alert.id).snoozed_until is not None
+    assert watch.violations == [] and watch.dialogs == []

@@ -15,7 +15,9 @@ from smartcron.config import Settings
 from smartcron.domain.health import CheckResult
 from smartcron.errors import SmartcronError
 from smartcron.store import Store
+from smartcron.store.nodes import Heartbeat
 from smartcron.web.alert_view import alert_facts
+from smartcron.web.heartbeat_view import expectation
 from smartcron.web.queries import task_names
 
 log = logging.getLogger(__name__)
@@ -104,15 +106,18 @@ def health_panel(request: Request) -> dict[str, Any]:
     now = state.clock.now()
     return {
         "checks": state.store.health.latest(),
-        "heartbeats": [
-            {"beat": beat, "age": (now - beat.heartbeat_at).total_seconds(), "tags": _tags(beat.info)}
-            for beat in state.store.nodes.all()
-        ],
+        "heartbeats": [_heartbeat_row(beat, now, state.settings) for beat in state.store.nodes.all()],
         "scorecard": scorecard_rows(card),
         "scorecard_reason": card_reason,
         "scorecard_at": computed_at,
         "runner_down_after": state.settings.health_runner_down_after,
     }
+
+
+def _heartbeat_row(beat: Heartbeat, now: datetime, settings: Settings) -> dict[str, Any]:
+    age = (now - beat.heartbeat_at).total_seconds()
+    expected = expectation(beat.role, beat.info, settings)
+    return {"beat": beat, "age": age, "tags": _tags(beat.info), "tone": expected.tone(age), "expected": expected}
 
 
 def _tags(info: Any) -> list[str]:

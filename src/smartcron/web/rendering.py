@@ -85,6 +85,12 @@ def _inert_output(value: Any) -> Any:
     return value
 
 
+def _audit_details(details: Mapping[str, Any] | None) -> Any:
+    from smartcron.web.audit_view import describe_details  # it formats values with this module
+
+    return describe_details(details)
+
+
 def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
     env = Environment(
         finalize=_inert_output,
@@ -100,6 +106,7 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         percent=format_percent,
         inert=make_inert,
         setting=format_setting,
+        audit_details=_audit_details,
         status_class=lambda s: STATUS_CLASS.get(str(s), "muted"),
         query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
     )

@@ -21,6 +21,7 @@ from smartcron.services.rule_actions import add_alert_rule, remove_alert_rule
 from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator
+from smartcron.web.panels import alert_center
 from smartcron.web.rendering import flash, flash_event, render
 from smartcron.web.routes.run_page import RETRYABLE, run_state_context
 from smartcron.web.routes.system import safe_next
@@ -156,13 +157,22 @@ async def edit_task(request: Request, principal: Admin, name: TaskName) -> Respo
     return _back(f"/tasks/{name}")
 
 
+def _alert_answer(request: Request, next_url: str, message: str) -> Response:
+    """The alert center's active alerts anew for htmx (``#alerts-live``), else a flash and back."""
+    if request.headers.get("hx-request") and request.headers.get("hx-target") == "alerts-live":
+        answer = render(request, "partials/alerts.html", alert_center(request, None))
+        answer.headers["HX-Trigger"] = flash_event(message)
+        return answer
+    flash(request, message)
+    return _back(next_url)
+
+
 @router.post("/alerts/{alert_id}/ack")
 async def acknowledge_alert(
     request: Request, principal: Operator, alert_id: Annotated[int, Path(ge=1, le=2**62)], next: Next = "/alerts"
 ) -> Response:
     _actions(request, principal).acknowledge(alert_id)
-    flash(request, f"Acknowledged alert {alert_id}.")
-    return _back(next)
+    return _alert_answer(request, next, f"Acknowledged alert {alert_id}.")
 
 
 @router.post("/alerts/{alert_id}/resolve")
@@ -170,8 +180,7 @@ async def resolve_alert(
     request: Request, principal: Operator, alert_id: Annotated[int, Path(ge=1, le=2**62)], next: Next = "/alerts"
 ) -> Response:
     _actions(request, principal).resolve(alert_id)
-    flash(request, f"Resolved alert {alert_id}.")
-    return _back(next)
+    return _alert_answer(request, next, f"Resolved alert {alert_id}.")
 
 
 @router.post("/alerts/{alert_id}/snooze")
@@ -184,8 +193,7 @@ async def snooze_alert(
 ) -> Response:
     alert = _actions(request, principal).snooze(alert_id, duration=duration)
     until = request.app.state.templates.env.filters["time"](alert.snoozed_until)
-    flash(request, f"Snoozed alert {alert_id}: no message about it until {until}.")
-    return _back(next)
+    return _alert_answer(request, next, f"Snoozed alert {alert_id}: no message about it until {until}.")
 
 
 @router.post("/alerts/rules")

@@ -106,26 +106,48 @@ document.addEventListener("htmx:configRequest", function (event) {
   document.addEventListener("htmx:load", followAll);
 })();
 
-// Actions answered in place (Run now, Pause, Resume): the server names what happened in an
-// HX-Trigger header; the message replaces the flash area's, built as text, with its link if any.
-document.body.addEventListener("smartcron:flash", function (event) {
-  var detail = event.detail || {};
-  var area = document.getElementById("flash");
-  if (!area || typeof detail.message !== "string") {
-    return;
+// Actions answered in place (Run now, Pause, Resume, alert actions): the server names what
+// happened in an HX-Trigger header; the message replaces the flash area's, built as text, with its
+// link if any. Read from the request itself, not from the event htmx fires on the form: a live
+// refresh of the grid can replace the form while its request is under way, and an event on a
+// form no longer in the page reaches no listener.
+(function () {
+  function show(detail) {
+    var area = document.getElementById("flash");
+    if (!area || !detail || typeof detail.message !== "string") {
+      return;
+    }
+    var message = document.createElement("p");
+    message.className = detail.error ? "flash error" : "flash";
+    message.textContent = detail.message;
+    if (typeof detail.href === "string" && detail.href.charAt(0) === "/" && detail.href.charAt(1) !== "/") {
+      var link = document.createElement("a");
+      link.href = detail.href;
+      link.textContent = detail.text || detail.href;
+      message.appendChild(document.createTextNode(" "));
+      message.appendChild(link);
+    }
+    area.replaceChildren(message);
   }
-  var message = document.createElement("p");
-  message.className = detail.error ? "flash error" : "flash";
-  message.textContent = detail.message;
-  if (typeof detail.href === "string" && detail.href.charAt(0) === "/" && detail.href.charAt(1) !== "/") {
-    var link = document.createElement("a");
-    link.href = detail.href;
-    link.textContent = detail.text || detail.href;
-    message.appendChild(document.createTextNode(" "));
-    message.appendChild(link);
-  }
-  area.replaceChildren(message);
-});
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (!xhr || !event.detail.requestConfig || event.detail.requestConfig.verb !== "post") {
+      return;
+    }
+    xhr.addEventListener("loadend", function () {
+      var header = xhr.getResponseHeader("HX-Trigger");
+      if (!header) {
+        return;
+      }
+      try {
+        show(JSON.parse(header)["smartcron:flash"]);
+      } catch (e) {
+        // Not ours (or not JSON): nothing to show.
+      }
+    });
+  });
+})();
 
 // Forms that destroy something and are not sent by htmx (hx-confirm asks for those) ask first:
 // data-confirm holds the question. A form with data-confirm-when asks only when that checkbox,
