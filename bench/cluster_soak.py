@@ -3,8 +3,8 @@
     .venv/bin/python bench/cluster_soak.py                          # PostgreSQL and MariaDB, 5 minutes each
     .venv/bin/python bench/cluster_soak.py --seconds 60 --database postgresql
 
-200 tasks run every second (``true``, 6-field schedules), and 12 tasks that take 2 s run every
-5 s (so that runs are in flight when a node dies), on three real ``smartcron run`` processes,
+200 tasks run every second (``true``, 6-field schedules), and 12 tasks that take 3 s run every
+5 s, at staggered seconds (so that runs are in flight when a node dies), on three real ``smartcron run`` processes,
 each with its own home and node name, sharing one fresh database. Every ``--churn`` seconds one
 runner (in turn) is killed with SIGKILL to its process group and started again at once. Then the
 history is read back:
@@ -13,7 +13,7 @@ history is read back:
 * **lost slots**: slots of the every-second tasks with no row at all, beyond the failover window
   after each kill (must be 0); slots recorded ``missed`` or ``skipped`` are explained, not lost,
   and are counted apart;
-* **failover**: for each run in flight on a killed node (mostly the 2 s tasks; the node, started
+* **failover**: for each run in flight on a killed node (mostly the 3 s tasks; the node, started
   again at once, adopts those still running, or a survivor supersedes them once their lease has
   run out), the time from the kill to the next successful run of the task that started after the
   kill, on any node, p50 and p99 (DESIGN 9: at most 10 s);
@@ -38,6 +38,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,9 +53,9 @@ from smartcron.store.schema import executions as executions_table
 NODES = 3
 TASKS = 200
 LONG_TASKS = 12
-LONG_COMMAND = ("sleep", "2")
+LONG_COMMAND = ("sleep", "3")
 LONG_EVERY_SECONDS = 5
-LONG_SCHEDULE = f"*/{LONG_EVERY_SECONDS} * * * * *"
+"""The long tasks start at second i % 5 of each 5 (so at any moment about three in five of them run)."""
 SECONDS = {True: 45, False: 300}
 CHURN = {True: 15, False: 60}
 LEASE_SECONDS = 5.0
@@ -167,10 +168,16 @@ def spawn_lateness_ms(count: int = 50) -> list[float]:
     return late
 
 
-def task_ids(store: Store, names: set[str]) -> set[int]:
+def long_schedule(i: int) -> str:
+    return f"{i % LONG_EVERY_SECONDS}-59/{LONG_EVERY_SECONDS} * * * * *"
+
+
+def task_ids(store: Store, names: set[str], *, by_name: bool = False) -> Any:
+    """The ids of the tasks ``names`` (a set), or with ``by_name`` a mapping of name to id."""
     with store.engine.connect() as conn:
         rows = conn.execute(text("SELECT id, name FROM smart_cron_tasks_config")).all()
-    return {int(task_id) for task_id, name in rows if name in names}
+    found = {str(name): int(task_id) for task_id, name in rows if name in names}
+    return found if by_name else set(found.values())
 
 
 def soak(database: str, seconds: int, churn: int, *, tasks: int = TASKS) -> SoakResult:
@@ -181,11 +188,13 @@ def soak(database: str, seconds: int, churn: int, *, tasks: int = TASKS) -> Soak
             store.upgrade()
             every_second = trivial_tasks(tasks, prefix="soak", schedule="* * * * * *")
             long = [
-                dataclasses.replace(spec, command=LONG_COMMAND)
-                for spec in trivial_tasks(LONG_TASKS, prefix="soak_long", schedule=LONG_SCHEDULE)
+                dataclasses.replace(spec, name=f"soak_long{i:02d}", command=LONG_COMMAND, schedule=long_schedule(i))
+                for i, spec in enumerate(trivial_tasks(LONG_TASKS, prefix="soak_long"))
             ]
             register(store, every_second + long, next_run_at=datetime.now(UTC))
             watched = task_ids(store, {spec.name for spec in every_second})
+            long_ids = task_ids(store, {spec.name for spec in long}, by_name=True)
+            long_offsets = {task_id: int(name[-2:]) % LONG_EVERY_SECONDS for name, task_id in long_ids.items()}
             runners = [Runner(home, f"node{i}", url) for i in range(1, NODES + 1)]
             for runner in runners:
                 runner.start()
@@ -208,7 +217,7 @@ def soak(database: str, seconds: int, churn: int, *, tasks: int = TASKS) -> Soak
             finally:
                 for runner in runners:
                     runner.stop()
-            return measure(store, database, began, ended, kills, floor, watched)
+            return measure(store, database, began, ended, kills, floor, watched, long_offsets)
     finally:
         drop_database(database, name)
 
@@ -221,8 +230,10 @@ def measure(
     kills: list[Kill],
     floor: list[float],
     every_second: set[int],
+    long_offsets: dict[int, int],
 ) -> SoakResult:
-    """``every_second``: the ids of the tasks due each second, whose every slot must have a row."""
+    """``every_second``: the ids of the tasks due each second, whose every slot must have a row;
+    ``long_offsets``: the second (of each 5) at which each long task starts, by task id."""
     with store.engine.connect() as conn:
         e = executions_table
         rows = conn.execute(
@@ -280,8 +291,8 @@ def measure(
             after = [moment for moment in successes[task_id] if moment > kill.at]
             if after and (min(after) - kill.at) < timedelta(minutes=1):
                 failovers.append((min(after) - kill.at).total_seconds())
-                every = 1 if task_id in every_second else LONG_EVERY_SECONDS
-                next_slots.append(every - kill.at.timestamp() % every)
+                every, offset = (1, 0) if task_id in every_second else (LONG_EVERY_SECONDS, long_offsets[task_id])
+                next_slots.append(every - (kill.at.timestamp() - offset) % every)
     return SoakResult(
         database, len(rows), duplicates, lost, explained, failovers, next_slots, lateness, floor, len(kills)
     )
