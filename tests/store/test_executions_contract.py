@@ -195,3 +195,19 @@ def test_runs_of_tasks_whose_name_contains_a_text_in_any_case_wildcards_taken_li
     assert named("_ROLL") == ["Pay_roll"], "_ is a character, not a wildcard"
     assert named("%") == []
     assert named("") == sorted(names)
+
+
+def test_runs_by_trigger_and_of_slots_since_a_moment(store: Store) -> None:
+    task_id = add_task(store, "bank")
+    old, recent = NOW - timedelta(days=2), NOW - timedelta(minutes=5)
+    claims = [SlotClaim(task_id, old, Trigger.SCHEDULE), SlotClaim(task_id, recent, Trigger.SCHEDULE)]
+    claims.append(SlotClaim(task_id, NOW, Trigger.MANUAL))
+    store.executions.claim(claims, node="a", token="t", now=NOW)
+
+    def slots(**narrow: object) -> list[tuple[datetime, Trigger]]:
+        return [(run.scheduled_for, run.trigger) for run in store.executions.list(**narrow)]  # type: ignore[arg-type]
+
+    assert slots(trigger=Trigger.MANUAL) == [(NOW, Trigger.MANUAL)]
+    assert slots(since=NOW - timedelta(hours=1)) == [(NOW, Trigger.MANUAL), (recent, Trigger.SCHEDULE)]
+    assert slots(trigger=Trigger.SCHEDULE, since=NOW - timedelta(hours=1)) == [(recent, Trigger.SCHEDULE)]
+    assert len(slots()) == 3

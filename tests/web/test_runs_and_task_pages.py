@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from smartcron.clock import SystemClock
 from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Outcome
 from smartcron.domain.task import TaskSpec
@@ -87,3 +89,29 @@ def test_the_favicon_is_served_to_anyone(anonymous: TestClient) -> None:
     assert answer.headers["content-type"] == "image/svg+xml"
     assert answer.content.startswith(b"<svg ")
     assert '<link rel="icon" href="/favicon.ico"' in anonymous.get("/login").text
+
+
+def test_runs_filtered_by_trigger_and_time_range_keep_both_in_the_form_and_the_live_refresh(
+    viewer: tuple[TestClient, str], web_store: Store
+) -> None:
+    client, _ = viewer
+    task_id = add_task(web_store, "bank_import")
+    now = SystemClock().now().replace(microsecond=0)
+    old, recent = now - timedelta(days=3), now - timedelta(minutes=10)
+    claims = [SlotClaim(task_id, old, Trigger.SCHEDULE), SlotClaim(task_id, recent, Trigger.SCHEDULE)]
+    claims.append(SlotClaim(task_id, now, Trigger.MANUAL))
+    by_slot = {run.scheduled_for: run.id for run in web_store.executions.claim(claims, node="n", token="t", now=now)}
+    manual = by_slot.pop(now)
+    for task in ("", "bank_import", "bank"):  # all tasks, one task by its name, part of a name
+        page = client.get(f"/executions?task={task}&trigger=schedule&within=24h")
+        assert page.status_code == 200 and _run_ids(page.text) == {by_slot[recent]}, task
+        assert _run_ids(client.get(f"/executions?task={task}&trigger=manual").text) == {manual}
+        assert _run_ids(client.get(f"/executions?task={task}&trigger=&within=").text) == {*by_slot.values(), manual}
+    page = client.get("/executions?trigger=schedule&within=24h").text
+    live = re.search(r'hx-get="(/partials/executions\?[^"]*)"', page)
+    assert live and "trigger=schedule" in live.group(1) and "within=24h" in live.group(1)
+    assert '<option value="schedule" selected>' in page and '<option value="24h" selected>' in page
+    for bad, message in (("trigger=sometimes", "trigger &#39;sometimes&#39;: expected one of schedule"),
+                         ("within=5y", "within &#39;5y&#39;: expected one of 1h, 24h, 7d, 30d")):  # fmt: skip
+        answer = client.get(f"/executions?{bad}")
+        assert answer.status_code == 422 and message in answer.text

@@ -355,10 +355,13 @@ class ExecutionRepository:
         task_id: int | None = None,
         name_contains: str | None = None,
         status: ExecutionStatus | None = None,
+        trigger: Trigger | None = None,
+        since: datetime | None = None,
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[Execution]:
-        """Newest first; ``name_contains``: of the tasks whose name contains it, in any case."""
+        """Newest first; ``name_contains``: of the tasks whose name contains it, in any case;
+        ``since``: slots at or after it."""
         query = with_task_name().order_by(e.c.id.desc()).limit(limit)
         if task_id is not None:
             query = query.where(e.c.task_id == task_id)
@@ -368,6 +371,10 @@ class ExecutionRepository:
             query = query.where(e.c.task_id.in_(matching))
         if status is not None:
             query = query.where(e.c.status == status.value)
+        if trigger is not None:
+            query = query.where(e.c.trigger == trigger.value)
+        if since is not None:
+            query = query.where(e.c.scheduled_for >= since)
         if before_id is not None:
             query = query.where(e.c.id < before_id)
         with self._engine.connect() as conn:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal_column, or_, select, type_coerce
 from sqlalchemy.sql import ColumnElement
 
-from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.domain.execution import Execution
 from smartcron.domain.task import Task
 from smartcron.errors import NotFoundError
@@ -229,19 +229,25 @@ def runs_of_tasks_named_like(
     text: str | None,
     *,
     status: ExecutionStatus | None = None,
+    trigger: Trigger | None = None,
+    since: datetime | None = None,
     limit: int = 50,
     before_id: int | None = None,
 ) -> list[Execution]:
     """Runs, newest first, of the tasks whose name contains ``text`` (any case; all tasks when
-    empty). A name given exactly reads that task's history by slot (:func:`task_history`)."""
+    empty), with ``status`` and ``trigger``, of slots at or after ``since``. A name given exactly
+    reads that task's history by slot (:func:`task_history`)."""
     if not text:
-        return store.executions.list(status=status, limit=limit, before_id=before_id)
+        return store.executions.list(status=status, trigger=trigger, since=since, limit=limit, before_id=before_id)
     with store.engine.connect() as conn:
         exact = conn.execute(select(t.c.id).where(t.c.name == text)).scalar_one_or_none()
     if exact is not None:
-        return task_history(store, int(exact), status=status, limit=limit, before_id=before_id)
+        return task_history(
+            store, int(exact), status=status, trigger=trigger, since=since, limit=limit, before_id=before_id
+        )
+    page = max(1, min(limit, MAX_PAGE))
     return store.executions.list(
-        name_contains=text, status=status, limit=max(1, min(limit, MAX_PAGE)), before_id=before_id
+        name_contains=text, status=status, trigger=trigger, since=since, limit=page, before_id=before_id
     )
 
 
@@ -250,6 +256,8 @@ def task_history(
     task_id: int,
     *,
     status: ExecutionStatus | None = None,
+    trigger: Trigger | None = None,
+    since: datetime | None = None,
     limit: int = 50,
     before_id: int | None = None,
 ) -> list[Execution]:
@@ -267,6 +275,10 @@ def task_history(
     )
     if status is not None:
         query = query.where(e.c.status == status.value)
+    if trigger is not None:
+        query = query.where(e.c.trigger == trigger.value)
+    if since is not None:
+        query = query.where(e.c.scheduled_for >= since)
     with store.engine.connect() as conn:
         if before_id is not None:
             anchor = conn.execute(

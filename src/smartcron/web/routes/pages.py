@@ -4,12 +4,14 @@ the same and a reload refreshes them. Filters live in the URL (``/?status=failin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from smartcron.domain.enums import ExecutionStatus
+from smartcron.domain.enums import ExecutionStatus, Trigger
 from smartcron.errors import UserError
 from smartcron.web import queries, task_filter
 from smartcron.web.alert_view import open_alert_count
@@ -91,14 +93,57 @@ def _status_filter(value: str | None) -> ExecutionStatus | None:
         raise UserError(f"status {value[:40]!r}: expected one of {known}") from None
 
 
-def _executions_context(request: Request, task: str | None, status: str | None, before: int | None) -> dict[str, Any]:
+class RunFilters:
+    """The Runs page's filters beside the task name: status, trigger and time range."""
+
+    def __init__(
+        self,
+        status: Annotated[str | None, Query(max_length=40)] = None,
+        trigger: Annotated[str | None, Query(max_length=40)] = None,
+        within: Annotated[str | None, Query(max_length=8)] = None,
+    ) -> None:
+        self.status, self.trigger, self.within = status, trigger, within
+
+
+WITHIN = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+"""The time ranges the Runs page offers: slots of the last hour, day, week or month."""
+
+
+def _choice(field: str, value: str | None, known: Sequence[str]) -> str | None:
+    """A filter's value, None for "any" (the form sends it empty); UserError naming the field."""
+    if not value:
+        return None
+    if value not in known:
+        raise UserError(f"{field} {value[:40]!r}: expected one of {', '.join(known)}")
+    return value
+
+
+def _executions_context(request: Request, task: str | None, filters: RunFilters, before: int | None) -> dict[str, Any]:
     store = request.app.state.store
-    wanted = _status_filter(status)
-    runs = queries.runs_of_tasks_named_like(store, task, status=wanted, limit=RECENT_LIMIT, before_id=before)
+    wanted = _status_filter(filters.status)
+    trigger = _choice("trigger", filters.trigger, [t.value for t in Trigger])
+    within = _choice("within", filters.within, list(WITHIN))
+    since = request.app.state.clock.now() - WITHIN[within] if within else None
+    runs = queries.runs_of_tasks_named_like(
+        store,
+        task,
+        status=wanted,
+        trigger=Trigger(trigger) if trigger else None,
+        since=since,
+        limit=RECENT_LIMIT,
+        before_id=before,
+    )
     return {
         "runs": runs,
-        "filters": {"task": task or "", "status": wanted.value if wanted else ""},
+        "filters": {
+            "task": task or "",
+            "status": wanted.value if wanted else "",
+            "trigger": trigger or "",
+            "within": within or "",
+        },
         "statuses": [s.value for s in ExecutionStatus],
+        "triggers": [t.value for t in Trigger],
+        "withins": list(WITHIN),
         "next_before": runs[-1].id if len(runs) == RECENT_LIMIT else None,
         "before": before,
     }
@@ -108,22 +153,22 @@ def _executions_context(request: Request, task: str | None, status: str | None, 
 def executions(
     request: Request,
     _: Viewer,
+    filters: Annotated[RunFilters, Depends()],
     task: Annotated[str | None, Query(max_length=128)] = None,
-    status: StatusFilter = None,
     before: Before = None,
 ) -> Response:
-    return render(request, "executions.html", _executions_context(request, task, status, before))
+    return render(request, "executions.html", _executions_context(request, task, filters, before))
 
 
 @router.get("/partials/executions")
 def executions_partial(
     request: Request,
     _: Viewer,
+    filters: Annotated[RunFilters, Depends()],
     task: Annotated[str | None, Query(max_length=128)] = None,
-    status: StatusFilter = None,
     before: Before = None,
 ) -> Response:
-    return render(request, "partials/executions.html", _executions_context(request, task, status, before))
+    return render(request, "partials/executions.html", _executions_context(request, task, filters, before))
 
 
 def _task_context(request: Request, name: str) -> dict[str, Any]:
