@@ -71,6 +71,10 @@ def pages(web_store: Store) -> list[str]:
         "/charts",
         "/audit",
         "/users",
+        "/nodes",
+        "/silences",
+        "/manage/tasks",
+        "/me",
     ]
 
 

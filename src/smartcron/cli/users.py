@@ -79,6 +79,24 @@ def users_passwd(app: AppContext, name: str, password_stdin: bool) -> None:
     click.echo(f"password of {name} changed")
 
 
+@users.command("timezone")
+@click.argument("name")
+@click.argument("zone", required=False)
+@click.option("--clear", is_flag=True, help="Back to the installation's display zone (web.display_timezone).")
+@pass_app
+def users_timezone(app: AppContext, name: str, zone: str | None, clear: bool) -> None:
+    """Show, set or clear the time zone user NAME reads the dashboard in (an IANA name such as
+    Pacific/Auckland); without one, the installation's display zone. Audited as user.timezone."""
+    if zone is not None and clear:
+        raise UserError("give a ZONE or --clear, not both")
+    if zone is None and not clear:
+        own = app.store.users.get(name).timezone
+        click.echo(own or f"{app.settings.display_timezone} (the installation's)")
+        return
+    Accounts(app.store, actor=_actor()).set_timezone(name, None if clear else zone, now=utcnow())
+    click.echo(f"{name} reads times in {zone}" if zone else f"{name} reads times in the installation's zone")
+
+
 @users.command("list")
 @json_option
 @pass_app
@@ -88,7 +106,13 @@ def users_list(app: AppContext, as_json: bool) -> None:
     if as_json:
         echo_json(
             [
-                {"name": u.username, "role": u.role.value, "created_at": u.created_at, "last_login_at": u.last_login_at}
+                {
+                    "name": u.username,
+                    "role": u.role.value,
+                    "created_at": u.created_at,
+                    "last_login_at": u.last_login_at,
+                    "timezone": u.timezone,
+                }
                 for u in found
             ]
         )

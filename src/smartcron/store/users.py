@@ -28,6 +28,8 @@ class User:
     role: Role
     created_at: datetime
     last_login_at: datetime | None
+    timezone: str | None = None
+    """The zone this user reads the dashboard's times in; None: the installation's display zone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ def _user(row: RowMapping) -> User:
         role=Role(row["role"]),
         created_at=row["created_at"],
         last_login_at=row["last_login_at"],
+        timezone=row["timezone"],
     )
 
 
@@ -111,6 +114,11 @@ class UserRepository:
     def set_role(self, username: str, role: Role) -> None:
         with self._engine.begin() as conn:
             if conn.execute(update(u).where(u.c.username == username).values(role=role.value)).rowcount == 0:
+                raise NotFoundError(f"no user named {username!r}")
+
+    def set_timezone(self, username: str, zone: str | None) -> None:
+        with self._engine.begin() as conn:
+            if conn.execute(update(u).where(u.c.username == username).values(timezone=zone)).rowcount == 0:
                 raise NotFoundError(f"no user named {username!r}")
 
     def record_login(self, user_id: int, *, now: datetime) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -51,6 +52,15 @@ def check_username(username: str, *, what: str = "user name") -> str:
     return username
 
 
+def check_zone(zone: str) -> str:
+    """An IANA zone name this machine knows, or UserError naming the field."""
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise UserError(f"timezone {zone[:64]!r}: not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
+    return zone
+
+
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
@@ -90,6 +100,15 @@ class Accounts:
         check_password(password)
         self._store.users.set_password(username, hash_password(password))
         self._store.audit.record(self._actor, "user.passwd", username, None, now=now)
+
+    def set_timezone(self, username: str, zone: str | None, *, now: datetime) -> None:
+        """The zone ``username`` reads the dashboard's times in (None: the installation's)."""
+        if zone is not None:
+            check_zone(zone)
+        before = self._store.users.get(username).timezone
+        self._store.users.set_timezone(username, zone)
+        change = {"timezone": {"old": before, "new": zone}}
+        self._store.audit.record(self._actor, "user.timezone", username, change, now=now)
 
     def authenticate(self, username: str, password: str, *, now: datetime) -> User | None:
         """The user if the password is right, else None (same work either way)."""

@@ -48,6 +48,7 @@ def create_app(
     from smartcron.services.setup import ensure_secret_key
     from smartcron.web.routes import (
         accounts_page,
+        me_page,
         actions,
         api,
         api_accounts,
@@ -106,7 +107,7 @@ def create_app(
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, pages, run_page, events, actions, silences_page, accounts_page, tasks_admin):
+    for module in (system, pages, run_page, events, actions, silences_page, accounts_page, tasks_admin, me_page):
         app.include_router(module.router)
     for module in (api, api_alerts, api_accounts):
         app.include_router(module.router)

@@ -47,6 +47,8 @@ class Principal:
     name: str
     role: Role
     via: Literal["session", "token"]
+    timezone: str | None = None
+    """A user's own display zone (``smartcron users timezone``); None: the installation's."""
 
     @property
     def actor(self) -> str:
@@ -98,7 +100,7 @@ def principal_of(request: Request) -> Principal | None:
     if user is None or request.session.get("pwf") != password_fingerprint(user):
         request.session.clear()
         return None
-    return Principal(user.username, user.role, "session")
+    return Principal(user.username, user.role, "session", user.timezone)
 
 
 def _own_origins(request: Request) -> set[str]:

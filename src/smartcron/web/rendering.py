@@ -6,20 +6,21 @@ import json
 import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from smartcron import __version__
 from smartcron.web.alert_view import open_alert_count
-from smartcron.web.auth import csrf_token, principal_of
+from smartcron.web.auth import Principal, csrf_token, principal_of
 from smartcron.web.tasklog import make_inert
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -100,8 +101,13 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+    @pass_context
+    def time_in_display_zone(context: Context, value: datetime | None) -> str:
+        return format_time(value, context.get("display_zone_info") or zone)
+
     env.filters.update(
-        time=partial(format_time, zone=zone),
+        time=time_in_display_zone,
         duration=format_duration,
         percent=format_percent,
         inert=make_inert,
@@ -115,6 +121,17 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
+def _own_zone(principal: Principal | None) -> dict[str, Any]:
+    """A user's own display zone for this page (every time, the footer, the charts), if they set one."""
+    if principal is None or not principal.timezone:
+        return {}
+    try:
+        zone = ZoneInfo(principal.timezone)
+    except (ValueError, ZoneInfoNotFoundError):  # a zone this machine no longer knows: the default
+        return {}
+    return {"display_zone": principal.timezone, "display_zone_info": zone}
+
+
 def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
     """Render a page with what every page needs: who is logged in, the CSRF token, a flash message."""
     templates: Jinja2Templates = request.app.state.templates
@@ -125,6 +142,7 @@ def render(request: Request, template: str, context: dict[str, Any], *, status: 
     base = {
         "request": request,
         "principal": principal,
+        **_own_zone(principal),
         "open_alerts": open_alert_count(request.app.state.store) if principal and not fragment else None,
         "csrf": csrf_token(request),
         "flash": flash if isinstance(flash, str) else None,
