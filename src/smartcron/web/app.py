@@ -48,12 +48,12 @@ def create_app(
     from smartcron.services.setup import ensure_secret_key
     from smartcron.web.routes import (
         accounts_page,
-        me_page,
         actions,
         api,
         api_accounts,
         api_alerts,
         events,
+        me_page,
         nodes,
         pages,
         run_page,

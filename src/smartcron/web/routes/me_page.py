@@ -28,7 +28,11 @@ def me_page(request: Request, principal: Viewer) -> Response:
     return render(
         request,
         "me.html",
-        {"zones": _zones(), "own_zone": principal.timezone, "default_zone": request.app.state.settings.display_timezone},
+        {
+            "zones": _zones(),
+            "own_zone": principal.timezone,
+            "default_zone": request.app.state.settings.display_timezone,
+        },
     )
 
 
