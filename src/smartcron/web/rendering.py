@@ -117,6 +117,7 @@ def make_templates(zone: tzinfo = UTC) -> Jinja2Templates:
         query=lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
     )
     env.globals["version"] = __version__
+    env.globals["default_zone_info"] = zone
     env.globals["display_zone"] = str(getattr(zone, "key", zone))
     return Jinja2Templates(env=env)
 
@@ -130,6 +131,15 @@ def _own_zone(principal: Principal | None) -> dict[str, Any]:
     except (ValueError, ZoneInfoNotFoundError):  # a zone this machine no longer knows: the default
         return {}
     return {"display_zone": principal.timezone, "display_zone_info": zone}
+
+
+def display_time(request: Request, value: datetime | None) -> str:
+    """``value`` as the ``time`` filter shows it to the user behind ``request`` (their own zone, or
+    the installation's display zone), for messages built outside a template."""
+    own = _own_zone(principal_of(request)).get("display_zone_info")
+    templates: Jinja2Templates = request.app.state.templates
+    default = templates.env.globals["default_zone_info"]
+    return format_time(value, own or (default if isinstance(default, tzinfo) else UTC))
 
 
 def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:

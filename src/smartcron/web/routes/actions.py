@@ -22,7 +22,7 @@ from smartcron.web import queries
 from smartcron.web.actions import Actions
 from smartcron.web.auth import Principal, require_admin, require_operator
 from smartcron.web.panels import alert_center
-from smartcron.web.rendering import flash, flash_event, render
+from smartcron.web.rendering import display_time, flash, flash_event, render
 from smartcron.web.routes.run_page import RETRYABLE, run_state_context
 from smartcron.web.routes.system import safe_next
 
@@ -192,7 +192,7 @@ async def snooze_alert(
     next: Next = "/alerts",
 ) -> Response:
     alert = _actions(request, principal).snooze(alert_id, duration=duration)
-    until = request.app.state.templates.env.filters["time"](alert.snoozed_until)
+    until = display_time(request, alert.snoozed_until)
     return _alert_answer(request, next, f"Snoozed alert {alert_id}: no message about it until {until}.")
 
 
