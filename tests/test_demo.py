@@ -1,5 +1,6 @@
 """README's first command, ``tools/demo``, as a new user runs it: the runner and the dashboard on
-SQLite with the example tasks, a demo task's run recorded, Ctrl-C ending everything it started."""
+SQLite with the example tasks, a demo task's run recorded, Ctrl-C while a task runs ending
+everything it started, with status 0."""
 
 from __future__ import annotations
 
@@ -83,6 +84,19 @@ def test_tools_demo_serves_the_dashboard_runs_the_demo_tasks_and_stops_on_ctrl_c
             )
 
         _wait(a_demo_run_succeeded, "a demo task's successful run")
+
+        def the_slow_task_runs() -> bool:
+            runs = subprocess.run(
+                [*smartcron, "runs", "--json", "--task", "demo_slow", "--status", "running"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            return runs.returncode == 0 and json.loads(runs.stdout) != []
+
+        # Ctrl-C while a task runs: the runner lets it finish while the dashboard has already gone.
+        _wait(the_slow_task_runs, "demo_slow running")
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as client:
             login = client.get("/login")
             token = login.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]

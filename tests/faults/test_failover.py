@@ -115,7 +115,10 @@ def test_a_node_paused_past_its_lease_is_superseded_and_on_waking_kills_its_run_
 
 
 def test_a_node_paused_under_its_lease_is_never_taken_over(rig: FaultRig) -> None:
-    task = rig.add_task("backup", ("sleep", "4"), schedule=ONCE, retries=1)
+    release = rig.tmp_path / "release-backup"
+    # Runs until the test lets it end: however slow b's start-up, the run is still going at the pause.
+    command = ("sh", "-c", f"while [ ! -e {release} ]; do sleep 0.05; done")
+    task = rig.add_task("backup", command, schedule=ONCE, retries=1)
     a = rig.daemon("a")
     [run] = wait_for(lambda: [r for r in rig.rows(task) if r.status is S.RUNNING and r.pid], "the run on a")
     b = rig.daemon("b")
@@ -124,6 +127,8 @@ def test_a_node_paused_under_its_lease_is_never_taken_over(rig: FaultRig) -> Non
     a.pause()
     time.sleep(LEASE / 4)  # the fault itself: a stall well under the lease
     a.resume()
+    time.sleep(LEASE)  # past the lease's length after the stall: b had every chance to take the run over
+    release.touch()
     wait_for(lambda: rig.store.executions.get(run.id).status is not S.RUNNING, "the run ends")
     assert a.stop() == 0 and b.stop() == 0
     assert [(r.id, r.node, r.status) for r in rig.rows(task)] == [(run.id, "a", S.SUCCESS)]
