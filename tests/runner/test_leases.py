@@ -144,5 +144,9 @@ def test_the_lease_keeper_beats_and_renews_on_its_own_every_heartbeat(sqlite_sto
             return lease is not None and lease > first_lease
 
         wait_until(renewed, "the lease renewed by the keeper's own thread")
-        beat = store.nodes.get("node-a", "runner")
-        assert beat is not None and beat.info is not None and beat.info["running"] == 1
+
+        def beat_with_the_run() -> bool:  # the same round beats just after it renews
+            beat = store.nodes.get("node-a", "runner")
+            return beat is not None and beat.info is not None and beat.info["running"] == 1
+
+        wait_until(beat_with_the_run, "the keeper's heartbeat naming the run")
