@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
@@ -26,6 +27,10 @@ from tests.conftest import utc
 PASSWORD = "correct-horse-battery"
 NOW = utc(2026, 3, 1, 12)
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +106,16 @@ def viewer(app: FastAPI) -> Iterator[tuple[TestClient, str]]:
 @pytest.fixture
 def log_dir(settings: Settings) -> Path:
     return Path(settings.log_dir)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium (never a browser Playwright downloads), one per test."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -23,7 +23,7 @@ from smartcron.store import Store
 from smartcron.web.app import create_app
 from tests.web.conftest import NOW
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
+from tests.web.test_browser import CHROMIUM, _log_in
 from tests.web.test_browser_triage import _failed_run, _running_run
 
 pytestmark = pytest.mark.browser
@@ -38,14 +38,6 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     with serving(create_app(settings, web_store, clock=SystemClock())) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from smartcron.web.app import create_app
 from tests.web.conftest import add_task
 from tests.web.live_server import serving
 from tests.web.test_browser import CHROMIUM, Watch, _log_in
-from tests.web.test_browser_live import browser  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +31,7 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
 
 def test_an_alert_raised_while_the_alert_center_is_open_appears_with_its_run_and_the_count_moves(
     live: str,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     web_store: Store,
 ) -> None:
     task = add_task(web_store, "bank_import")

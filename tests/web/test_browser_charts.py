@@ -20,7 +20,6 @@ from smartcron.web.app import create_app
 from tests.web.conftest import add_task
 from tests.web.live_server import serving
 from tests.web.test_browser import CHROMIUM, Watch, _log_in
-from tests.web.test_browser_live import browser  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +47,7 @@ def _activity_answers(page: Page) -> list[Response]:
 
 def test_two_hours_of_history_open_on_the_six_hour_range_with_minute_buckets_and_one_unit_per_chart(
     live: str,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     web_store: Store,
 ) -> None:
     task = add_task(web_store, "bank_import")
@@ -84,7 +83,7 @@ def test_two_hours_of_history_open_on_the_six_hour_range_with_minute_buckets_and
 
 def test_with_no_history_the_charts_open_on_the_shortest_range(
     live: str,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     page = browser.new_page()
     _log_in(page, live, "viewer")

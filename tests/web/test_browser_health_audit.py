@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -19,7 +19,7 @@ from smartcron.web.audit_view import describe_details
 from smartcron.web.heartbeat_view import expectation
 from tests.web.conftest import add_task
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
+from tests.web.test_browser import CHROMIUM, _log_in
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +30,6 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     with serving(create_app(settings, web_store, clock=SystemClock())) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_each_heartbeat_is_judged_by_how_its_process_runs(live: str, browser: Browser, web_store: Store) -> None:

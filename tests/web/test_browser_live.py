@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -15,7 +15,7 @@ from smartcron.store import Store
 from smartcron.web.app import create_app
 from tests.web.conftest import add_task
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, Watch, _log_in
+from tests.web.test_browser import CHROMIUM, Watch, _log_in
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +26,6 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     with serving(create_app(settings, web_store, clock=SystemClock())) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _requests_to(page: Page, fragment: str) -> list[str]:

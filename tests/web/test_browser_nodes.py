@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -15,7 +15,7 @@ from smartcron.store import Store
 from smartcron.web.app import create_app
 from tests.web.conftest import PASSWORD
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -29,14 +29,6 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
     web_store.nodes.beat("app1", "runner", now=now, pid=11, version="0.1.0", info=info)
     with serving(create_app(settings, web_store, clock=SystemClock())) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_an_admin_drains_a_node_after_confirming_and_sees_it_draining(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -20,7 +20,7 @@ from smartcron.store import Store
 from smartcron.web.app import create_app
 from tests.runner.runner_support import SETTLE_SECONDS, smartcron, smartcron_env, wait_until
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
+from tests.web.test_browser import CHROMIUM, _log_in
 
 pytestmark = pytest.mark.browser
 TICKER = 'seq 1 400 | sed "s/^/warm-up line /"; i=0; while true; do i=$((i+1)); echo "tick $i <b>"; sleep 0.2; done'
@@ -47,14 +47,6 @@ def runner(home: Path, web_store: Store, tmp_path: Path) -> Iterator[subprocess.
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _ticks(text: str) -> list[int]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -16,7 +16,7 @@ from smartcron.store import Store
 from smartcron.web.app import create_app
 from tests.web.conftest import PASSWORD, add_task
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -29,14 +29,6 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
     add_alert_rule(web_store, by="test", name="slow", kind="long_run", threshold="1h")
     with serving(create_app(settings, web_store, clock=SystemClock())) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser: Browser, base: str, user: str) -> tuple[Page, list[str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from smartcron.clock import SystemClock
 from smartcron.config import Settings
@@ -21,7 +21,7 @@ from smartcron.store import Store
 from smartcron.web.app import create_app
 from tests.web.conftest import add_task
 from tests.web.live_server import serving
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
+from tests.web.test_browser import CHROMIUM, _log_in
 
 pytestmark = pytest.mark.browser
 
@@ -36,14 +36,6 @@ def live(settings: Settings, web_store: Store) -> Iterator[str]:
     shown_in_nz = dataclasses.replace(settings, web_display_timezone=DISPLAY)
     with serving(create_app(shown_in_nz, web_store, clock=SystemClock())) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_every_time_is_in_the_display_zone_with_its_abbreviation(live: str, browser: Browser, web_store: Store) -> None:
